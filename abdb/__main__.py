@@ -1,0 +1,3 @@
+from abdb.cli.app import main
+
+main()

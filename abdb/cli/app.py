@@ -1,0 +1,78 @@
+"""``abdb``: the root command, its global options, and the entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from abdb import __version__
+from abdb.cli import db, migrate
+from abdb.cli.context import stdout
+from abdb.cli.errors import AbdbGroup
+from abdb.config import BackendName, Environment, Settings
+
+app = typer.Typer(
+    cls=AbdbGroup,
+    name="abdb",
+    help="Administer and load the antibody-sequence database (PostgreSQL 18).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(db.app, name="db")
+app.add_typer(migrate.app, name="migrate")
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"abdb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="PostgreSQL URL; overrides ABDB_DATABASE_URL and the local backend. Its password is "
+            "never printed.",
+            show_default=False,
+        ),
+    ] = None,
+    env: Annotated[
+        Environment | None,
+        typer.Option("--env", help="Settings profile; default from ABDB_ENV, else development."),
+    ] = None,
+    backend: Annotated[
+        BackendName | None,
+        typer.Option(
+            "--backend",
+            help="Who runs PostgreSQL: auto (Docker when an engine answers, else embedded), embedded "
+            "or docker. Default from ABDB_BACKEND, else auto.",
+        ),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="Folder for the embedded server's data; default ABDB_HOME or ./.abdb"),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.meta["abdb.debug"] = debug
+    ctx.obj = Settings.from_environment().with_overrides(
+        database_url=database_url,
+        environment=env,
+        backend=backend,
+        home=home.expanduser().resolve() if home else None,
+    )
+
+
+def main() -> None:
+    app(prog_name="abdb")

@@ -1,0 +1,31 @@
+"""What every command shares: the settings chosen by the global options, and the two consoles."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from abdb.config import Settings
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    root = ctx.find_root()
+    settings = root.obj
+    if not isinstance(settings, Settings):
+        settings = Settings.from_environment()
+        root.obj = settings
+    return settings
+
+
+def confirm_destructive(question: str, yes: bool) -> bool:
+    """True when --yes was given or the user agreed at a terminal; False without a terminal."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        return False
+    return typer.confirm(question, default=False)

@@ -1,0 +1,93 @@
+"""``abdb db``: bring the PostgreSQL server and the database up and down."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from abdb.cli.context import confirm_destructive, settings_of, stderr, stdout
+from abdb.errors import Aborted, ConfirmationRequired
+from abdb.services import database
+
+app = typer.Typer(
+    help="Run the database server: up, down, status, reset, psql.", no_args_is_help=True
+)
+
+YES = Annotated[bool, typer.Option("--yes", "-y", help="Confirm without asking.")]
+
+
+@app.command()
+def up(ctx: typer.Context) -> None:
+    """Start PostgreSQL 18 (embedded unless Docker answers) and create the database if needed.
+
+    Example: abdb db up && abdb migrate
+    """
+    result = database.up(settings_of(ctx))
+    verb = "started" if result.started else "already running"
+    stdout.print(f"{result.backend} server {verb}; database {result.database} ready at {result.url}")
+    if result.database_created:
+        stdout.print(f"created database {result.database}; next: abdb migrate")
+
+
+@app.command()
+def down(ctx: typer.Context) -> None:
+    """Stop the local server cleanly. The data stays for the next `abdb db up`."""
+    result = database.down(settings_of(ctx))
+    stdout.print(f"{result.backend} server {'stopped' if result.stopped else 'was not running'}")
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show backend, server version, database, schema revision against head, and row counts.
+
+    Exits 3 when the database is not reachable.
+    """
+    report = database.status(settings_of(ctx))
+    stdout.print(f"backend:   {report.backend}")
+    stdout.print(f"url:       {report.url}")
+    stdout.print(f"server:    PostgreSQL {report.server_version}")
+    stdout.print(f"database:  {report.database}")
+    marker = "at head" if report.at_head else "NOT at head: run `abdb migrate`"
+    stdout.print(f"revision:  {report.current_revision or 'none'} (head {report.head_revision}, {marker})")
+    if report.row_counts:
+        table = Table("table", "rows", title=None, box=None)
+        for name, count in report.row_counts.items():
+            table.add_row(name, f"{count:,}")
+        stdout.print(table)
+
+
+@app.command()
+def reset(ctx: typer.Context, yes: YES = False) -> None:
+    """Destroy all data: drop and recreate the database, then migrate it to head.
+
+    Asks for confirmation at a terminal; elsewhere needs --yes.
+    """
+    settings = settings_of(ctx)
+    if not confirm_destructive(f"Destroy every row in database {settings.database_name!r}?", yes):
+        if yes is False and not _interactive():
+            raise ConfirmationRequired(
+                "`abdb db reset` destroys every row and needs confirmation", hint="add --yes"
+            )
+        raise Aborted("reset cancelled; nothing was changed")
+    result = database.reset(settings, confirmed=True)
+    stdout.print(f"database {result.up.database} recreated and migrated to {result.revision}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def psql(ctx: typer.Context) -> None:
+    """Open psql (PostgreSQL 18, from the embedded wheel) on the database; extra arguments go to psql.
+
+    Example: abdb db psql -c 'select count(*) from antibody_sequences'
+    """
+    code = database.psql(settings_of(ctx), list(ctx.args))
+    if code != 0:
+        stderr.print(f"psql exited with code {code}", markup=False)
+    raise typer.Exit(code)
+
+
+def _interactive() -> bool:
+    import sys
+
+    return sys.stdin.isatty()

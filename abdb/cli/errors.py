@@ -1,0 +1,58 @@
+"""The one place where an AbdbError becomes a message on stderr and an exit code."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from abdb.cli.context import stderr
+from abdb.config import Settings
+from abdb.errors import AbdbError
+
+INTERRUPTED_EXIT_CODE = 130
+UNEXPECTED_EXIT_CODE = 1
+
+
+def _redact(ctx: typer.Context, text: str) -> str:
+    settings = ctx.find_root().obj
+    return settings.redact(text) if isinstance(settings, Settings) else text
+
+
+def _debug(ctx: typer.Context) -> bool:
+    return bool(ctx.find_root().meta.get("abdb.debug"))
+
+
+class AbdbGroup(TyperGroup):
+    """Typer group whose ``invoke`` turns abdb's errors into messages and exit codes."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AbdbError as error:
+            stderr.print(f"[bold red]error:[/] {escape(_redact(ctx, error.message))}")
+            if error.hint:
+                stderr.print(f"  hint: {_redact(ctx, error.hint)}", markup=False)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            stderr.print("interrupted", markup=False)
+            raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
+        except Exception as error:  # the last line of defence: one line, redacted, no locals
+            if _is_cli_control_flow(error):
+                raise
+            stderr.print(
+                f"error: unexpected {type(error).__name__}: {_redact(ctx, str(error))}", markup=False
+            )
+            if _debug(ctx):
+                stderr.print(_redact(ctx, traceback.format_exc()), markup=False)
+            else:
+                stderr.print("  hint: rerun with --debug for a traceback", markup=False)
+            raise typer.Exit(UNEXPECTED_EXIT_CODE) from None
+
+
+def _is_cli_control_flow(error: Exception) -> bool:
+    """Exit, Abort and usage errors belong to typer (or click), which renders them itself."""
+    return type(error).__module__.split(".")[0] in {"typer", "click"}

@@ -1,0 +1,184 @@
+"""One Settings object: environment, database URL, pool sizes, where the embedded server lives.
+
+Nothing here connects to anything. Passwords are kept out of every rendering: use ``mask_url`` for a URL
+and ``Settings.redact`` for any text that might contain one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from abdb.errors import ConfigurationError
+
+DRIVER = "postgresql+psycopg"
+DEFAULT_DOCKER_PASSWORD = "abdb-dev"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class BackendName(StrEnum):
+    AUTO = "auto"
+    EMBEDDED = "embedded"
+    DOCKER = "docker"
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    pool_size: int
+    max_overflow: int
+    pool_timeout: int
+    pool_recycle: int
+
+
+@dataclass(frozen=True)
+class EnvironmentProfile:
+    """What the plan's three environments differ in."""
+
+    database: str
+    docker_port: int
+    pool: PoolSettings
+
+
+PROFILES: dict[Environment, EnvironmentProfile] = {
+    Environment.DEVELOPMENT: EnvironmentProfile("abdb_dev", 5432, PoolSettings(20, 30, 30, 3600)),
+    Environment.TEST: EnvironmentProfile("abdb_test", 5433, PoolSettings(5, 10, 30, 3600)),
+    Environment.PRODUCTION: EnvironmentProfile("abdb", 5432, PoolSettings(20, 30, 30, 3600)),
+}
+
+
+def mask_url(url: str | URL) -> str:
+    """Render a database URL with its password replaced by ``***``."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return "<unparseable database URL>"
+    return unquote(parsed.render_as_string(hide_password=True))
+
+
+def parse_url(raw: str) -> URL:
+    """Parse a user-given URL and make it use the psycopg 3 driver."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigurationError(
+            "the database URL cannot be parsed",
+            hint="use the form postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
+        ) from None
+    if url.get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            f"abdb needs PostgreSQL, not {url.get_backend_name()!r} ({mask_url(url)})",
+            hint="use a postgresql:// URL",
+        )
+    return url.set(drivername=DRIVER)
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: URL | None = None
+    home: Path = field(default_factory=lambda: Path(".abdb").resolve())
+    backend: BackendName = BackendName.AUTO
+    docker_password: str = DEFAULT_DOCKER_PASSWORD
+    production_url: URL | None = None
+    echo_sql: bool = False
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ABDB_* variables (and the plan's DB_* ones for production); overrides win."""
+        env = os.environ if env is None else env
+        raw_env = env.get("ABDB_ENV", Environment.DEVELOPMENT.value)
+        try:
+            environment = Environment(raw_env)
+        except ValueError:
+            choices = ", ".join(e.value for e in Environment)
+            raise ConfigurationError(f"ABDB_ENV={raw_env!r} is not one of {choices}") from None
+        raw_backend = env.get("ABDB_BACKEND", BackendName.AUTO.value)
+        try:
+            backend = BackendName(raw_backend)
+        except ValueError:
+            choices = ", ".join(b.value for b in BackendName)
+            raise ConfigurationError(f"ABDB_BACKEND={raw_backend!r} is not one of {choices}") from None
+        raw_url = env.get("ABDB_DATABASE_URL")
+        settings = cls(
+            environment=environment,
+            database_url=parse_url(raw_url) if raw_url else None,
+            home=Path(env.get("ABDB_HOME", ".abdb")).expanduser().resolve(),
+            backend=backend,
+            docker_password=env.get("ABDB_DB_PASSWORD", DEFAULT_DOCKER_PASSWORD),
+            production_url=_production_url(env) if environment is Environment.PRODUCTION else None,
+        )
+        return settings.with_overrides(**overrides)
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        clean = {key: value for key, value in overrides.items() if value is not None}
+        if isinstance(clean.get("database_url"), str):
+            clean["database_url"] = parse_url(str(clean["database_url"]))
+        return replace(self, **clean)  # type: ignore[arg-type]
+
+    @property
+    def profile(self) -> EnvironmentProfile:
+        return PROFILES[self.environment]
+
+    @property
+    def database_name(self) -> str:
+        if self.database_url is not None and self.database_url.database:
+            return self.database_url.database
+        return self.profile.database
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    def docker_url(self) -> URL:
+        return URL.create(
+            DRIVER,
+            username="postgres",
+            password=self.docker_password,
+            host="127.0.0.1",
+            port=self.profile.docker_port,
+            database=self.profile.database,
+        )
+
+    def secrets(self) -> list[str]:
+        """Every password this configuration knows of, for redaction."""
+        urls = [self.database_url, self.production_url]
+        found = [url.password for url in urls if url is not None and url.password]
+        found.append(self.docker_password)
+        return [str(secret) for secret in found if secret]
+
+    def redact(self, text: str) -> str:
+        """Remove every known password (raw and URL-quoted) from text meant for output."""
+        for secret in self.secrets():
+            for form in {secret, quote(secret, safe=""), quote(secret)}:
+                text = text.replace(form, "***")
+        return text
+
+
+def _production_url(env: Mapping[str, str]) -> URL | None:
+    """The plan's DB_HOST/DB_PORT/... variables, used when ABDB_DATABASE_URL is not set."""
+    if "DB_HOST" not in env:
+        return None
+    try:
+        port = int(env.get("DB_PORT", "5432"))
+    except ValueError:
+        raise ConfigurationError(f"DB_PORT={env.get('DB_PORT')!r} is not a port number") from None
+    return URL.create(
+        DRIVER,
+        username=env.get("DB_USER", "postgres"),
+        password=env.get("DB_PASSWORD") or None,
+        host=env["DB_HOST"],
+        port=port,
+        database=env.get("DB_NAME", PROFILES[Environment.PRODUCTION].database),
+    )

@@ -1,0 +1,1 @@
+"""The data layer: SQLAlchemy models and the lazily built engine."""

@@ -1,0 +1,70 @@
+"""Opening connections, and turning driver errors into abdb errors that name the (masked) URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from abdb.config import mask_url
+from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
+from abdb.errors import AbdbError, ConflictError, DatabaseError, DatabaseUnreachable
+
+UNIQUE_VIOLATION = "23505"
+UNREACHABLE_SQLSTATES = {"08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03", "3D000"}
+
+
+def single_use_engine(url: URL) -> Engine:
+    """An engine without a pool, for administrative commands that connect once."""
+    return create_engine(
+        url,
+        poolclass=NullPool,
+        hide_parameters=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "abdb"},
+    )
+
+
+def translate_db_error(exc: sa_exc.DBAPIError, url: URL) -> AbdbError:
+    """Map a driver error to the abdb error a user can act on. Never includes a password."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    first_line = _first_line(exc.orig)
+    if sqlstate == "3D000":
+        return DatabaseUnreachable(
+            f"database {url.database!r} does not exist at {mask_url(url)}",
+            hint="run `abdb db up` (or `abdb db reset --yes`) to create it",
+        )
+    if sqlstate == "28P01" or sqlstate == "28000":
+        return DatabaseUnreachable(
+            f"authentication failed at {mask_url(url)}: {first_line}",
+            hint="check the user and password in ABDB_DATABASE_URL",
+        )
+    if isinstance(exc, sa_exc.OperationalError) and (sqlstate is None or sqlstate in UNREACHABLE_SQLSTATES):
+        return DatabaseUnreachable(
+            f"database not reachable at {mask_url(url)}: {first_line}", hint="run `abdb db up`"
+        )
+    if sqlstate == UNIQUE_VIOLATION:
+        return ConflictError(f"conflict with an existing record: {first_line}")
+    return DatabaseError(f"database error ({sqlstate or 'no SQLSTATE'}): {first_line}")
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error or "").strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+@contextmanager
+def connection_to(url: URL) -> Iterator[Connection]:
+    """A connection in a transaction that commits on success; driver errors become abdb errors."""
+    engine = single_use_engine(url)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except sa_exc.DBAPIError as exc:
+        raise translate_db_error(exc, url) from None
+    finally:
+        engine.dispose()

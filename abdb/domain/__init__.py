@@ -1,0 +1,1 @@
+"""Pure-Python records and rules: no database, no CLI."""

@@ -1,0 +1,71 @@
+"""The controlled vocabularies of the schema.
+
+Each enum is mirrored by a lookup table (``<name>`` with a text ``code`` primary key) that the columns
+reference by foreign key. Adding a value is a routine migration that inserts one row; ``abdb migrate
+check`` compares these enums with the tables and reports any difference.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ChainType(StrEnum):
+    HEAVY = "HEAVY"
+    LIGHT = "LIGHT"
+    SINGLE_CHAIN = "SINGLE_CHAIN"
+
+
+class DomainType(StrEnum):
+    VARIABLE = "VARIABLE"
+    CONSTANT = "CONSTANT"
+    JOINING = "JOINING"
+
+
+class NumberingScheme(StrEnum):
+    IMGT = "IMGT"
+    KABAT = "KABAT"
+    CHOTHIA = "CHOTHIA"
+
+
+class RegionType(StrEnum):
+    FR1 = "FR1"
+    CDR1 = "CDR1"
+    FR2 = "FR2"
+    CDR2 = "CDR2"
+    FR3 = "FR3"
+    CDR3 = "CDR3"
+    FR4 = "FR4"
+
+
+class FeatureType(StrEnum):
+    GENE = "GENE"
+    ALLELE = "ALLELE"
+    ISOTYPE = "ISOTYPE"
+    MUTATION = "MUTATION"
+    POST_TRANSLATIONAL = "POST_TRANSLATIONAL"
+
+
+class JobType(StrEnum):
+    ANNOTATION = "ANNOTATION"
+    ALIGNMENT = "ALIGNMENT"
+    ANALYSIS = "ANALYSIS"
+
+
+class JobStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+VOCABULARY_TABLES: dict[str, type[StrEnum]] = {
+    "chain_types": ChainType,
+    "domain_types": DomainType,
+    "numbering_schemes": NumberingScheme,
+    "region_types": RegionType,
+    "feature_types": FeatureType,
+    "job_types": JobType,
+    "job_statuses": JobStatus,
+}

@@ -1,0 +1,88 @@
+"""The one error hierarchy of abdb.
+
+Every failure a user can cause or meet is an ``AbdbError`` subclass carrying its exit code. The CLI turns
+them into a message and an exit code in exactly one place (``abdb.cli.app.main``).
+"""
+
+from __future__ import annotations
+
+
+class AbdbError(Exception):
+    """Base class: a failure with a message meant for the user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message}\n  hint: {self.hint}"
+
+
+class ConfigurationError(AbdbError):
+    """Settings, options or arguments that cannot work."""
+
+    exit_code = 2
+
+
+class ConfirmationRequired(AbdbError):
+    """A destructive action was requested without --yes and without a terminal to ask on."""
+
+    exit_code = 2
+
+
+class Aborted(AbdbError):
+    """The user declined a confirmation."""
+
+    exit_code = 1
+
+
+class DatabaseUnreachable(AbdbError):
+    """No PostgreSQL server answers at the configured URL."""
+
+    exit_code = 3
+
+
+class BackendError(AbdbError):
+    """The embedded or Docker backend could not start, stop or inspect the server."""
+
+    exit_code = 3
+
+
+class MigrationError(AbdbError):
+    """The schema is not at head, differs from the models, or a migration failed."""
+
+    exit_code = 4
+
+
+class DatabaseError(AbdbError):
+    """A database operation failed for a reason other than reachability."""
+
+    exit_code = 5
+
+
+class ConflictError(DatabaseError):
+    """A row would duplicate an existing one (unique violation)."""
+
+    exit_code = 6
+
+
+class NotFoundError(AbdbError):
+    """A requested record does not exist."""
+
+    exit_code = 7
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "unexpected failure, or a confirmation was declined",
+    2: "bad usage or configuration (including a destructive command without --yes and no terminal)",
+    3: "database or backend not reachable",
+    4: "schema not at head, drift between models and database, or a failed migration",
+    5: "database operation failed",
+    6: "conflict with an existing record",
+    7: "record not found",
+    130: "interrupted (Ctrl-C)",
+}

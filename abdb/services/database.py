@@ -1,0 +1,186 @@
+"""Database lifecycle: up, down, status, reset, psql."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from abdb.config import BackendName, Settings, mask_url
+from abdb.db.connect import CONNECT_TIMEOUT_SECONDS, connection_to, translate_db_error
+from abdb.db.models import DATA_TABLES
+from abdb.errors import BackendError, ConfirmationRequired
+from abdb.services import migrations
+from abdb.services.backends import choose_backend, database_url, local_server, record_backend
+from abdb.services.backends.embedded import EmbeddedServer, binaries_dir
+
+EXTERNAL = "external"
+
+
+@dataclass(frozen=True)
+class UpResult:
+    backend: str
+    started: bool
+    database: str
+    database_created: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class DownResult:
+    backend: str
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    backend: str
+    url: str
+    server_version: str
+    database: str
+    current_revision: str | None
+    head_revision: str
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def at_head(self) -> bool:
+        return self.current_revision == self.head_revision
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    up: UpResult
+    revision: str | None
+
+
+def _backend_label(settings: Settings) -> str:
+    if settings.database_url is not None or settings.production_url is not None:
+        return EXTERNAL
+    return choose_backend(settings).value
+
+
+def up(settings: Settings) -> UpResult:
+    """Start the local server when abdb manages one, and make sure the application database exists."""
+    label = _backend_label(settings)
+    started = False
+    if label != EXTERNAL:
+        backend = BackendName(label)
+        started = local_server(settings, backend).start()
+        record_backend(settings, backend)
+    url = database_url(settings)
+    created = ensure_database(url)
+    return UpResult(label, started, url.database or "", created, mask_url(url))
+
+
+def down(settings: Settings) -> DownResult:
+    label = _backend_label(settings)
+    if label == EXTERNAL:
+        raise BackendError(
+            "the database URL points to a server abdb does not manage; nothing to stop",
+            hint="unset ABDB_DATABASE_URL to manage the local server",
+        )
+    return DownResult(label, local_server(settings, BackendName(label)).stop())
+
+
+def status(settings: Settings) -> StatusReport:
+    url = database_url(settings)
+    with connection_to(url) as connection:
+        version = str(connection.execute(text("SHOW server_version")).scalar())
+        existing = set(inspect(connection).get_table_names())
+        counts = {
+            table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
+            for table in DATA_TABLES
+            if table in existing
+        }
+    state = migrations.revision_state(settings)
+    return StatusReport(
+        backend=_backend_label(settings),
+        url=mask_url(url),
+        server_version=version,
+        database=url.database or "",
+        current_revision=state.current,
+        head_revision=state.head,
+        row_counts=counts,
+    )
+
+
+def reset(settings: Settings, *, confirmed: bool) -> ResetResult:
+    """Drop and recreate the application database, then migrate it to head."""
+    if not confirmed:
+        raise ConfirmationRequired(
+            "`abdb db reset` destroys every row in the database", hint="add --yes to confirm"
+        )
+    started = up(settings)
+    url = database_url(settings)
+    drop_database(url)
+    ensure_database(url)
+    _, after = migrations.upgrade(settings)
+    return ResetResult(started, after)
+
+
+def _maintenance_url(url: URL) -> URL:
+    return url.set(database="postgres")
+
+
+def _admin_execute(url: URL, statement: str, **params: object) -> list[tuple[object, ...]]:
+    engine = create_engine(
+        _maintenance_url(url),
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "abdb"},
+    )
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(text(statement), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    except sa_exc.DBAPIError as exc:
+        raise translate_db_error(exc, url) from None
+    finally:
+        engine.dispose()
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def ensure_database(url: URL) -> bool:
+    """Create the database when it does not exist; return True when it was created."""
+    name = url.database or "postgres"
+    if _admin_execute(url, "SELECT 1 FROM pg_database WHERE datname = :name", name=name):
+        return False
+    _admin_execute(url, f"CREATE DATABASE {_quoted(name)}")
+    return True
+
+
+def drop_database(url: URL) -> None:
+    name = url.database or ""
+    if name in ("", "postgres", "template0", "template1"):
+        raise ConfirmationRequired(f"refusing to drop the system database {name!r}")
+    _admin_execute(url, f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
+
+
+def psql(settings: Settings, arguments: list[str]) -> int:
+    """Run the wheel's psql (PostgreSQL 18) against the database; the password travels in the env."""
+    url = database_url(settings)
+    env = dict(os.environ)
+    host = url.query.get("host") or url.host
+    env.update(
+        {
+            "PGHOST": str(host or EmbeddedServer(settings.pgdata).socket_dir),
+            "PGPORT": str(url.port or 5432),
+            "PGUSER": url.username or "postgres",
+            "PGDATABASE": url.database or "postgres",
+        }
+    )
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    command = [str(binaries_dir() / "psql"), "--no-psqlrc", *arguments]
+    try:
+        return subprocess.run(command, env=env, check=False).returncode
+    except OSError as exc:
+        raise BackendError(f"could not run psql: {exc.strerror}") from None

@@ -1,0 +1,187 @@
+"""Alembic's command API behind abdb's own verbs, plus the checks ``alembic check`` misses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
+
+import abdb
+from abdb.config import Settings
+from abdb.db.connect import connection_to
+from abdb.db.models import TABLES_WITH_UPDATED_AT, Base
+from abdb.domain.vocabulary import VOCABULARY_TABLES
+from abdb.errors import MigrationError
+from abdb.services.backends import database_url
+
+
+def project_root() -> Path:
+    return Path(abdb.__file__).resolve().parent.parent
+
+
+def migrations_dir() -> Path:
+    in_checkout = project_root() / "migrations"
+    if (in_checkout / "env.py").exists():
+        return in_checkout
+    return Path(abdb.__file__).resolve().parent / "_migrations"
+
+
+def alembic_config(url: URL, connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["url"] = url
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config(URL.create("postgresql"))).get_heads()
+    if len(heads) != 1:
+        raise MigrationError(f"the migrations have {len(heads)} heads: {', '.join(heads)}")
+    return heads[0]
+
+
+@dataclass(frozen=True)
+class RevisionState:
+    url: str
+    current: str | None
+    head: str
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    revision: str
+    down_revision: str | None
+    message: str
+    is_head: bool
+    is_current: bool
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    state: RevisionState
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def revision_state(settings: Settings) -> RevisionState:
+    url = database_url(settings)
+    with connection_to(url) as connection:
+        current = _current_revision(connection)
+    return RevisionState(url=settings.redact(str(url)), current=current, head=head_revision())
+
+
+def upgrade(settings: Settings, target: str = "head") -> tuple[str | None, str | None]:
+    url = database_url(settings)
+    with connection_to(url) as connection:
+        before = _current_revision(connection)
+        _run_alembic(lambda cfg: command.upgrade(cfg, target), url, connection)
+        after = _current_revision(connection)
+    return before, after
+
+
+def downgrade(settings: Settings, target: str) -> tuple[str | None, str | None]:
+    url = database_url(settings)
+    with connection_to(url) as connection:
+        before = _current_revision(connection)
+        _run_alembic(lambda cfg: command.downgrade(cfg, target), url, connection)
+        after = _current_revision(connection)
+    return before, after
+
+
+def history(settings: Settings, *, with_current: bool = True) -> list[HistoryEntry]:
+    current = revision_state(settings).current if with_current else None
+    script = ScriptDirectory.from_config(alembic_config(URL.create("postgresql")))
+    heads = set(script.get_heads())
+    entries = []
+    for rev in script.walk_revisions():
+        down = rev.down_revision if isinstance(rev.down_revision, str) or rev.down_revision is None else None
+        entries.append(
+            HistoryEntry(
+                revision=rev.revision,
+                down_revision=down,
+                message=rev.doc or "",
+                is_head=rev.revision in heads,
+                is_current=rev.revision == current,
+            )
+        )
+    return entries
+
+
+def check(settings: Settings) -> CheckReport:
+    url = database_url(settings)
+    head = head_revision()
+    with connection_to(url) as connection:
+        current = _current_revision(connection)
+        state = RevisionState(url=settings.redact(str(url)), current=current, head=head)
+        if current != head:
+            return CheckReport(state, [f"database is at {current or 'no revision'}, head is {head}"])
+        problems = schema_drift(connection)
+    return CheckReport(state, problems)
+
+
+def schema_drift(connection: Connection) -> list[str]:
+    """Differences between the models and the database, including what autogenerate cannot see."""
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "compare_server_default": True}
+    )
+    problems = [f"autogenerate: {diff!r}" for diff in compare_metadata(context, Base.metadata)]
+    problems += _vocabulary_drift(connection)
+    problems += _trigger_drift(connection)
+    return problems
+
+
+def _vocabulary_drift(connection: Connection) -> list[str]:
+    problems = []
+    for table, enum_class in VOCABULARY_TABLES.items():
+        stored = set(connection.execute(text(f"SELECT code FROM {table}")).scalars())
+        expected = {member.value for member in enum_class}
+        if missing := sorted(expected - stored):
+            problems.append(f"vocabulary {table}: values in the code but not the database: {missing}")
+        if extra := sorted(stored - expected):
+            problems.append(f"vocabulary {table}: values in the database but not the code: {extra}")
+    return problems
+
+
+def _trigger_drift(connection: Connection) -> list[str]:
+    rows = connection.execute(
+        text(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE NOT t.tgisinternal AND p.proname = 'abdb_touch_updated_at' AND t.tgenabled <> 'D'"
+        )
+    ).scalars()
+    with_trigger = set(rows)
+    return [
+        f"table {table}: updated_at trigger missing"
+        for table in TABLES_WITH_UPDATED_AT
+        if table not in with_trigger
+    ]
+
+
+def _run_alembic(action: object, url: URL, connection: Connection) -> None:
+    from alembic.util import CommandError
+
+    try:
+        action(alembic_config(url, connection))  # type: ignore[operator]
+    except CommandError as exc:
+        raise MigrationError(str(exc)) from None
