@@ -39,8 +39,7 @@ def root(
         str | None,
         typer.Option(
             "--database-url",
-            help="PostgreSQL URL; overrides ABDB_DATABASE_URL and the local backend. Its password is "
-            "never printed.",
+            help="PostgreSQL URL; overrides ABDB_DATABASE_URL and the local backend. Its password is never printed.",
             show_default=False,
         ),
     ] = None,

@@ -11,9 +11,7 @@ from abdb.cli.context import confirm_destructive, settings_of, stderr, stdout
 from abdb.errors import Aborted, ConfirmationRequired
 from abdb.services import database
 
-app = typer.Typer(
-    help="Run the database server: up, down, status, reset, psql.", no_args_is_help=True
-)
+app = typer.Typer(help="Run the database server: up, down, status, reset, psql.", no_args_is_help=True)
 
 YES = Annotated[bool, typer.Option("--yes", "-y", help="Confirm without asking.")]
 
@@ -67,9 +65,7 @@ def reset(ctx: typer.Context, yes: YES = False) -> None:
     settings = settings_of(ctx)
     if not confirm_destructive(f"Destroy every row in database {settings.database_name!r}?", yes):
         if yes is False and not _interactive():
-            raise ConfirmationRequired(
-                "`abdb db reset` destroys every row and needs confirmation", hint="add --yes"
-            )
+            raise ConfirmationRequired("`abdb db reset` destroys every row and needs confirmation", hint="add --yes")
         raise Aborted("reset cancelled; nothing was changed")
     result = database.reset(settings, confirmed=True)
     stdout.print(f"database {result.up.database} recreated and migrated to {result.revision}")

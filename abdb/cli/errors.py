@@ -29,7 +29,7 @@ def _debug(ctx: typer.Context) -> bool:
 class AbdbGroup(TyperGroup):
     """Typer group whose ``invoke`` turns abdb's errors into messages and exit codes."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except AbdbError as error:
@@ -43,9 +43,7 @@ class AbdbGroup(TyperGroup):
         except Exception as error:  # the last line of defence: one line, redacted, no locals
             if _is_cli_control_flow(error):
                 raise
-            stderr.print(
-                f"error: unexpected {type(error).__name__}: {_redact(ctx, str(error))}", markup=False
-            )
+            stderr.print(f"error: unexpected {type(error).__name__}: {_redact(ctx, str(error))}", markup=False)
             if _debug(ctx):
                 stderr.print(_redact(ctx, traceback.format_exc()), markup=False)
             else:

@@ -12,8 +12,7 @@ from abdb.errors import Aborted, ConfirmationRequired, MigrationError
 from abdb.services import migrations
 
 app = typer.Typer(
-    help="Upgrade the schema (default: to head), downgrade, show the current revision and history, "
-    "check for drift.",
+    help="Upgrade the schema (default: to head), downgrade, show the current revision and history, check for drift.",
     invoke_without_command=True,
 )
 

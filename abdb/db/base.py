@@ -69,9 +69,7 @@ class IdMixin:
 
 
 class CreatedAtMixin:
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 class TimestampMixin(CreatedAtMixin):

@@ -32,20 +32,20 @@ def translate_db_error(exc: sa_exc.DBAPIError, url: URL) -> AbdbError:
     """Map a driver error to the abdb error a user can act on. Never includes a password."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
     first_line = _first_line(exc.orig)
-    if sqlstate == "3D000":
+    message = str(exc.orig or "")
+    # Errors raised while connecting carry no SQLSTATE in psycopg 3: recognise them by their text.
+    if sqlstate == "3D000" or f'database "{url.database}" does not exist' in message:
         return DatabaseUnreachable(
             f"database {url.database!r} does not exist at {mask_url(url)}",
             hint="run `abdb db up` (or `abdb db reset --yes`) to create it",
         )
-    if sqlstate == "28P01" or sqlstate == "28000":
+    if sqlstate in ("28P01", "28000") or "authentication failed" in message:
         return DatabaseUnreachable(
             f"authentication failed at {mask_url(url)}: {first_line}",
             hint="check the user and password in ABDB_DATABASE_URL",
         )
     if isinstance(exc, sa_exc.OperationalError) and (sqlstate is None or sqlstate in UNREACHABLE_SQLSTATES):
-        return DatabaseUnreachable(
-            f"database not reachable at {mask_url(url)}: {first_line}", hint="run `abdb db up`"
-        )
+        return DatabaseUnreachable(f"database not reachable at {mask_url(url)}: {first_line}", hint="run `abdb db up`")
     if sqlstate == UNIQUE_VIOLATION:
         return ConflictError(f"conflict with an existing record: {first_line}")
     return DatabaseError(f"database error ({sqlstate or 'no SQLSTATE'}): {first_line}")

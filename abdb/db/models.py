@@ -82,9 +82,7 @@ class AntibodySequence(IdMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
     description: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), _fk("users.id", "SET NULL"), index=True
-    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _fk("users.id", "SET NULL"), index=True)
     is_public: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
@@ -112,9 +110,7 @@ class AntibodySequence(IdMixin, TimestampMixin, Base):
 
 class AntibodyChain(IdMixin, TimestampMixin, Base):
     __tablename__ = "antibody_chains"
-    __table_args__ = (
-        CheckConstraint("sequence_length = char_length(sequence)", name="sequence_length_matches"),
-    )
+    __table_args__ = (CheckConstraint("sequence_length = char_length(sequence)", name="sequence_length_matches"),)
 
     antibody_sequence_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), _fk("antibody_sequences.id"), nullable=False, index=True
@@ -187,9 +183,7 @@ class SequenceFeature(IdMixin, TimestampMixin, Base):
         UUID(as_uuid=True), _fk("antibody_sequences.id"), nullable=False, index=True
     )
     # Not in the plan: positions are chain coordinates, so a positioned feature names its chain.
-    chain_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), _fk("antibody_chains.id"), index=True
-    )
+    chain_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _fk("antibody_chains.id"), index=True)
     feature_type: Mapped[FeatureType] = _vocab(FeatureType, "feature_types", nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     value: Mapped[str | None] = mapped_column(Text)
@@ -238,9 +232,7 @@ class ProcessingJob(IdMixin, TimestampMixin, Base):
 class ExternalToolResult(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "external_tool_results"
 
-    job_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), _fk("processing_jobs.id"), nullable=False, index=True
-    )
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), _fk("processing_jobs.id"), nullable=False, index=True)
     tool_name: Mapped[str] = mapped_column(String(100), nullable=False)
     tool_version: Mapped[str | None] = mapped_column(String(50))
     input_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -255,7 +247,7 @@ class ExternalToolResult(IdMixin, CreatedAtMixin, Base):
 TABLES_WITH_UPDATED_AT: tuple[str, ...] = tuple(
     mapper.local_table.name  # type: ignore[attr-defined]
     for mapper in Base.registry.mappers
-    if "updated_at" in mapper.local_table.c  # type: ignore[attr-defined]
+    if "updated_at" in mapper.local_table.c
 )
 DATA_TABLES: tuple[str, ...] = (
     "users",

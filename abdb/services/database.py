@@ -12,7 +12,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from abdb.config import BackendName, Settings, mask_url
-from abdb.db.connect import CONNECT_TIMEOUT_SECONDS, connection_to, translate_db_error
+from abdb.db.connect import connection_to, translate_db_error
+from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
 from abdb.db.models import DATA_TABLES
 from abdb.errors import BackendError, ConfirmationRequired
 from abdb.services import migrations
@@ -112,9 +113,7 @@ def status(settings: Settings) -> StatusReport:
 def reset(settings: Settings, *, confirmed: bool) -> ResetResult:
     """Drop and recreate the application database, then migrate it to head."""
     if not confirmed:
-        raise ConfirmationRequired(
-            "`abdb db reset` destroys every row in the database", hint="add --yes to confirm"
-        )
+        raise ConfirmationRequired("`abdb db reset` destroys every row in the database", hint="add --yes to confirm")
     started = up(settings)
     url = database_url(settings)
     drop_database(url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -15,8 +16,9 @@ from sqlalchemy.engine import URL
 
 import abdb
 from abdb.config import Settings
+from abdb.db.base import Base
 from abdb.db.connect import connection_to
-from abdb.db.models import TABLES_WITH_UPDATED_AT, Base
+from abdb.db.models import TABLES_WITH_UPDATED_AT
 from abdb.domain.vocabulary import VOCABULARY_TABLES
 from abdb.errors import MigrationError
 from abdb.services.backends import database_url
@@ -141,13 +143,32 @@ def check(settings: Settings) -> CheckReport:
 
 def schema_drift(connection: Connection) -> list[str]:
     """Differences between the models and the database, including what autogenerate cannot see."""
-    context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "compare_server_default": True}
-    )
-    problems = [f"autogenerate: {diff!r}" for diff in compare_metadata(context, Base.metadata)]
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+    problems = [f"autogenerate: {describe_diff(diff)}" for diff in compare_metadata(context, Base.metadata)]
     problems += _vocabulary_drift(connection)
     problems += _trigger_drift(connection)
     return problems
+
+
+def describe_diff(diff: Any) -> str:
+    """One readable line for an autogenerate difference (a tuple, or a list of tuples for modifications)."""
+    if isinstance(diff, list):
+        return "; ".join(describe_diff(item) for item in diff)
+    operation = diff[0]
+    if operation.startswith("modify_"):
+        _, _, table, column, _, database_value, model_value = diff
+        return f"{operation} {table}.{column}: database has {_plain(database_value)}, models have {_plain(model_value)}"
+    target = diff[-1] if operation.endswith("_column") else diff[1]
+    table = getattr(getattr(target, "table", None), "name", None) or (
+        diff[2] if operation.endswith("_column") else None
+    )
+    name = getattr(target, "name", None) or str(target)
+    return f"{operation} {f'{table}.' if table else ''}{name}"
+
+
+def _plain(value: Any) -> str:
+    argument = getattr(value, "arg", value)
+    return str(getattr(argument, "text", argument))
 
 
 def _vocabulary_drift(connection: Connection) -> list[str]:
@@ -172,9 +193,7 @@ def _trigger_drift(connection: Connection) -> list[str]:
     ).scalars()
     with_trigger = set(rows)
     return [
-        f"table {table}: updated_at trigger missing"
-        for table in TABLES_WITH_UPDATED_AT
-        if table not in with_trigger
+        f"table {table}: updated_at trigger missing" for table in TABLES_WITH_UPDATED_AT if table not in with_trigger
     ]
 
 

@@ -124,9 +124,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_antibody_sequences")),
     )
-    op.create_index(
-        op.f("ix_antibody_sequences_created_by"), "antibody_sequences", ["created_by"], unique=False
-    )
+    op.create_index(op.f("ix_antibody_sequences_created_by"), "antibody_sequences", ["created_by"], unique=False)
     op.create_index(op.f("ix_antibody_sequences_name"), "antibody_sequences", ["name"], unique=False)
     op.create_table(
         "antibody_chains",
@@ -176,18 +174,14 @@ def upgrade() -> None:
             "completed_at IS NULL OR started_at IS NULL OR completed_at >= started_at",
             name=op.f("ck_processing_jobs_completed_after_started"),
         ),
-        sa.ForeignKeyConstraint(
-            ["job_type"], ["job_types.code"], name=op.f("fk_processing_jobs_job_type_job_types")
-        ),
+        sa.ForeignKeyConstraint(["job_type"], ["job_types.code"], name=op.f("fk_processing_jobs_job_type_job_types")),
         sa.ForeignKeyConstraint(
             ["sequence_id"],
             ["antibody_sequences.id"],
             name=op.f("fk_processing_jobs_sequence_id_antibody_sequences"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["status"], ["job_statuses.code"], name=op.f("fk_processing_jobs_status_job_statuses")
-        ),
+        sa.ForeignKeyConstraint(["status"], ["job_statuses.code"], name=op.f("fk_processing_jobs_status_job_statuses")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_processing_jobs")),
     )
     op.create_index(op.f("ix_processing_jobs_job_type"), "processing_jobs", ["job_type"], unique=False)
@@ -205,12 +199,8 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("uuidv7()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "confidence_score BETWEEN 0 AND 1", name=op.f("ck_antibody_domains_confidence_score_range")
-        ),
-        sa.CheckConstraint(
-            "end_position >= start_position", name=op.f("ck_antibody_domains_end_after_start")
-        ),
+        sa.CheckConstraint("confidence_score BETWEEN 0 AND 1", name=op.f("ck_antibody_domains_confidence_score_range")),
+        sa.CheckConstraint("end_position >= start_position", name=op.f("ck_antibody_domains_end_after_start")),
         sa.CheckConstraint("start_position >= 1", name=op.f("ck_antibody_domains_start_position_positive")),
         sa.ForeignKeyConstraint(
             ["chain_id"],
@@ -229,9 +219,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_antibody_domains")),
     )
     op.create_index(op.f("ix_antibody_domains_chain_id"), "antibody_domains", ["chain_id"], unique=False)
-    op.create_index(
-        op.f("ix_antibody_domains_domain_type"), "antibody_domains", ["domain_type"], unique=False
-    )
+    op.create_index(op.f("ix_antibody_domains_domain_type"), "antibody_domains", ["domain_type"], unique=False)
     op.create_index(
         op.f("ix_antibody_domains_numbering_scheme"), "antibody_domains", ["numbering_scheme"], unique=False
     )
@@ -255,9 +243,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_external_tool_results")),
     )
-    op.create_index(
-        op.f("ix_external_tool_results_job_id"), "external_tool_results", ["job_id"], unique=False
-    )
+    op.create_index(op.f("ix_external_tool_results_job_id"), "external_tool_results", ["job_id"], unique=False)
     op.create_table(
         "sequence_features",
         sa.Column("sequence_id", sa.UUID(), nullable=False),
@@ -309,12 +295,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sequence_features")),
     )
     op.create_index(op.f("ix_sequence_features_chain_id"), "sequence_features", ["chain_id"], unique=False)
-    op.create_index(
-        op.f("ix_sequence_features_feature_type"), "sequence_features", ["feature_type"], unique=False
-    )
-    op.create_index(
-        op.f("ix_sequence_features_sequence_id"), "sequence_features", ["sequence_id"], unique=False
-    )
+    op.create_index(op.f("ix_sequence_features_feature_type"), "sequence_features", ["feature_type"], unique=False)
+    op.create_index(op.f("ix_sequence_features_sequence_id"), "sequence_features", ["sequence_id"], unique=False)
     op.create_table(
         "antibody_regions",
         sa.Column("domain_id", sa.UUID(), nullable=False),
@@ -326,12 +308,8 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("uuidv7()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "confidence_score BETWEEN 0 AND 1", name=op.f("ck_antibody_regions_confidence_score_range")
-        ),
-        sa.CheckConstraint(
-            "end_position >= start_position", name=op.f("ck_antibody_regions_end_after_start")
-        ),
+        sa.CheckConstraint("confidence_score BETWEEN 0 AND 1", name=op.f("ck_antibody_regions_confidence_score_range")),
+        sa.CheckConstraint("end_position >= start_position", name=op.f("ck_antibody_regions_end_after_start")),
         sa.CheckConstraint("start_position >= 1", name=op.f("ck_antibody_regions_start_position_positive")),
         sa.ForeignKeyConstraint(
             ["domain_id"],

