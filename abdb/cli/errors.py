@@ -33,9 +33,9 @@ class AbdbGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except AbdbError as error:
-            stderr.print(f"[bold red]error:[/] {escape(_redact(ctx, error.message))}")
-            if error.hint:
-                stderr.print(f"  hint: {_redact(ctx, error.hint)}", markup=False)
+            # One line, so that CI logs and `2>&1 | tail -1` show the whole story.
+            hint = f" (hint: {error.hint})" if error.hint else ""
+            stderr.print(f"[bold red]error:[/] {escape(_redact(ctx, error.message + hint))}")
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             stderr.print("interrupted", markup=False)
@@ -47,7 +47,7 @@ class AbdbGroup(TyperGroup):
             if _debug(ctx):
                 stderr.print(_redact(ctx, traceback.format_exc()), markup=False)
             else:
-                stderr.print("  hint: rerun with --debug for a traceback", markup=False)
+                stderr.print("(rerun with --debug for a traceback)", markup=False)
             raise typer.Exit(UNEXPECTED_EXIT_CODE) from None
 
 

@@ -52,7 +52,7 @@ def test_up_migrate_status_psql_down_and_up_again_keeps_the_data(home: Path) -> 
 
     stopped = abdb("db", "status", home=home)
     assert stopped.code == 3
-    assert len(stopped.stderr.strip().splitlines()) == 2  # the error line and its hint
+    assert len(stopped.stderr.strip().splitlines()) == 1
     assert "not reachable" in stopped.stderr and "abdb db up" in stopped.stderr
 
     assert abdb("db", "up", home=home).code == 0
@@ -134,3 +134,9 @@ def _wait_until(condition: object, timeout: float = 10) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def test_the_docker_backend_without_an_engine_says_so(tmp_path: Path) -> None:
+    run = abdb("db", "up", home=tmp_path, env={"ABDB_BACKEND": "docker", "PATH": str(tmp_path)})
+    assert run.code == 3
+    assert "no Docker engine answers" in run.stderr and "--backend embedded" in run.stderr
