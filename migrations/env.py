@@ -5,11 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from abdb.backends import database_url
 from abdb.config import Settings
 from abdb.db.base import VocabularyCode
 from abdb.db.connect import single_use_engine
 from abdb.db.models import Base
-from abdb.services.backends import database_url
 
 config = context.config
 target_metadata = Base.metadata

@@ -16,9 +16,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from abdb.backends.embedded import EmbeddedServer
 from abdb.config import Settings, parse_url
 from abdb.services import migrations
-from abdb.services.backends.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parent.parent
 

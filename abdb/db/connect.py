@@ -47,7 +47,10 @@ def translate_db_error(exc: sa_exc.DBAPIError, url: URL) -> AbdbError:
     if isinstance(exc, sa_exc.OperationalError) and (sqlstate is None or sqlstate in UNREACHABLE_SQLSTATES):
         return DatabaseUnreachable(f"database not reachable at {mask_url(url)}: {first_line}", hint="run `abdb db up`")
     if sqlstate == UNIQUE_VIOLATION:
-        return ConflictError(f"conflict with an existing record: {first_line}")
+        diag = getattr(exc.orig, "diag", None)
+        table = getattr(diag, "table_name", None) or "the table"
+        detail = getattr(diag, "message_detail", None) or first_line
+        return ConflictError(f"conflict: {table} already holds that record ({detail})")
     return DatabaseError(f"database error ({sqlstate or 'no SQLSTATE'}): {first_line}")
 
 

@@ -87,6 +87,8 @@ class AntibodySequence(IdMixin, TimestampMixin, Base):
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
     )
+    # sha256 of the normalised chains (abdb.domain.checksum): the identity of the content, for re-imports.
+    content_checksum: Mapped[str | None] = mapped_column(String(64), index=True)
 
     chains: Mapped[list[AntibodyChain]] = relationship(
         back_populates="antibody_sequence",

@@ -11,14 +11,14 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from abdb.backends import choose_backend, database_url, local_server, record_backend
+from abdb.backends.embedded import EmbeddedServer, binaries_dir
 from abdb.config import BackendName, Settings, mask_url
 from abdb.db.connect import connection_to, translate_db_error
 from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
 from abdb.db.models import DATA_TABLES
 from abdb.errors import BackendError, ConfirmationRequired
 from abdb.services import migrations
-from abdb.services.backends import choose_backend, database_url, local_server, record_backend
-from abdb.services.backends.embedded import EmbeddedServer, binaries_dir
 
 EXTERNAL = "external"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -14,25 +13,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
-import abdb
+from abdb.backends import database_url
 from abdb.config import Settings
 from abdb.db.base import Base
 from abdb.db.connect import connection_to
 from abdb.db.models import TABLES_WITH_UPDATED_AT
 from abdb.domain.vocabulary import VOCABULARY_TABLES
 from abdb.errors import MigrationError
-from abdb.services.backends import database_url
-
-
-def project_root() -> Path:
-    return Path(abdb.__file__).resolve().parent.parent
-
-
-def migrations_dir() -> Path:
-    in_checkout = project_root() / "migrations"
-    if (in_checkout / "env.py").exists():
-        return in_checkout
-    return Path(abdb.__file__).resolve().parent / "_migrations"
+from abdb.paths import migrations_dir
 
 
 def alembic_config(url: URL, connection: Connection | None = None) -> Config:

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from abdb.services.backends.embedded import EmbeddedServer
+from abdb.backends.embedded import EmbeddedServer
+from abdb.services.migrations import head_revision
 from tests.cli.helpers import abdb
+
+HEAD = head_revision()
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def test_up_migrate_status_psql_down_and_up_again_keeps_the_data(home: Path) -> 
     assert again.code == 0 and "already running" in again.stdout
 
     migrated = abdb("migrate", home=home)
-    assert migrated.code == 0 and "-> 0001" in migrated.stdout
+    assert migrated.code == 0 and f"-> {HEAD}" in migrated.stdout
 
     status = abdb("db", "status", home=home)
     assert status.code == 0, status.output
@@ -74,7 +77,7 @@ def test_reset_needs_confirmation_and_then_starts_fresh_at_head(home: Path) -> N
 
     reset = abdb("db", "reset", "--yes", home=home)
     assert reset.code == 0, reset.output
-    assert "migrated to 0001" in reset.stdout
+    assert f"migrated to {HEAD}" in reset.stdout
     assert _count_sequences(home) == "0"
     assert abdb("migrate", "check", home=home).code == 0
 
@@ -84,7 +87,7 @@ def test_a_downgrade_needs_confirmation(home: Path) -> None:
     assert abdb("migrate", home=home).code == 0
     refused = abdb("migrate", "down", home=home)
     assert refused.code == 2
-    assert abdb("migrate", "current", home=home).stdout.startswith("0001")
+    assert abdb("migrate", "current", home=home).stdout.startswith(HEAD)
     assert abdb("migrate", "down", "base", "--yes", home=home).code == 0
     assert abdb("migrate", "current", home=home).stdout.startswith("none")
     assert abdb("migrate", "check", home=home).code == 4

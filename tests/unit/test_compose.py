@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from abdb.backends.docker import SERVICES
 from abdb.config import PROFILES, Environment
-from abdb.services.backends.docker import SERVICES
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.dev.yml"
 

@@ -10,9 +10,9 @@ from typing import Protocol
 
 from sqlalchemy.engine import URL
 
+from abdb.backends.docker import DockerServer, docker_engine_answers
+from abdb.backends.embedded import EmbeddedServer
 from abdb.config import BackendName, Settings
-from abdb.services.backends.docker import DockerServer, docker_engine_answers
-from abdb.services.backends.embedded import EmbeddedServer
 
 BACKEND_STATE_FILE = "backend"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from abdb.config import Environment, Settings
 from abdb.errors import BackendError
+from abdb.paths import project_root
 
 COMPOSE_FILE = "docker-compose.dev.yml"
 SERVICES = {
@@ -41,8 +42,6 @@ def docker_engine_answers() -> bool:
 
 
 def compose_file() -> Path:
-    from abdb.services.migrations import project_root
-
     return project_root() / COMPOSE_FILE
 
 

@@ -1,0 +1,17 @@
+"""Repositories: one per aggregate, the only home of queries."""
+
+from abdb.repositories.base import BaseRepository, Page
+from abdb.repositories.chains import AntibodyChainRepository, AntibodyDomainRepository
+from abdb.repositories.jobs import ProcessingJobRepository
+from abdb.repositories.sequences import AntibodySequenceRepository
+from abdb.repositories.users import UserRepository
+
+__all__ = [
+    "AntibodyChainRepository",
+    "AntibodyDomainRepository",
+    "AntibodySequenceRepository",
+    "BaseRepository",
+    "Page",
+    "ProcessingJobRepository",
+    "UserRepository",
+]

@@ -1,0 +1,152 @@
+"""The transaction boundary: a unit of work owns one session and one transaction.
+
+    with UnitOfWork() as uow:
+        uow.sequences.add(...)
+        uow.commit()          # nothing is written unless this is called
+
+Leaving the block without ``commit()`` rolls back, and so does any exception. Database errors leave as
+``AbdbError`` subclasses. ``run_in_unit_of_work`` retries a whole unit of work after a transient connection
+failure, but never one whose commit was under way: its outcome is unknown, so it is reported instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TypeVar
+
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from abdb.backends import database_url
+from abdb.config import Settings, mask_url
+from abdb.db.connect import translate_db_error
+from abdb.db.session import session_factory
+from abdb.errors import AbdbError, DatabaseError, DatabaseUnreachable
+from abdb.repositories import (
+    AntibodyChainRepository,
+    AntibodyDomainRepository,
+    AntibodySequenceRepository,
+    ProcessingJobRepository,
+    UserRepository,
+)
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+DEFAULT_ATTEMPTS = 3
+RETRY_BACKOFF_SECONDS = 0.5
+
+
+class CommitOutcomeUnknown(DatabaseError):
+    """The connection failed while COMMIT was in flight: the transaction may or may not have landed."""
+
+
+class UnitOfWork:
+    def __init__(self, settings: Settings | None = None, *, url: URL | str | None = None) -> None:
+        self.settings = settings or Settings.from_environment()
+        if url is not None:
+            self.settings = self.settings.with_overrides(database_url=url)
+        self.url = database_url(self.settings)
+        self._session: Session | None = None
+        self._committed = False
+
+    # -- context manager --------------------------------------------------------------------------
+    def __enter__(self) -> UnitOfWork:
+        self._session = session_factory(self.settings, self.url)()
+        event.listen(self._session, "after_flush", _remember_write)
+        self._committed = False
+        self.users = UserRepository(self._session)
+        self.sequences = AntibodySequenceRepository(self._session)
+        self.chains = AntibodyChainRepository(self._session)
+        self.domains = AntibodyDomainRepository(self._session)
+        self.jobs = ProcessingJobRepository(self._session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session = self.session
+        try:
+            if not self._committed:
+                if not session.info.get(WROTE) and not (session.new or session.dirty or session.deleted):
+                    # A read-only unit of work: keep what it loaded usable after the block.
+                    session.expunge_all()
+                session.rollback()
+        except sa_exc.DBAPIError:
+            logger.debug("rollback failed on a broken connection", exc_info=True)
+        finally:
+            session.close()
+            self._session = None
+        if isinstance(exc, sa_exc.DBAPIError):
+            raise translate_db_error(exc, self.url) from None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._session
+
+    # -- transaction ------------------------------------------------------------------------------
+    def flush(self) -> None:
+        self.session.flush()
+
+    def commit(self) -> None:
+        session = self.session
+        session.flush()
+        try:
+            session.commit()
+        except sa_exc.DBAPIError as error:
+            if _is_transient(error):
+                raise CommitOutcomeUnknown(
+                    f"the connection to {mask_url(self.url)} failed during COMMIT; the changes may or may not "
+                    "be stored",
+                    hint="check with `abdb db status` before running it again",
+                ) from None
+            raise
+        self._committed = True
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+WROTE = "abdb.wrote"
+
+
+def _remember_write(session: Session, _flush_context: object) -> None:
+    session.info[WROTE] = True
+
+
+def run_in_unit_of_work(
+    work: Callable[[UnitOfWork], T],
+    settings: Settings | None = None,
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff_seconds: float = RETRY_BACKOFF_SECONDS,
+) -> T:
+    """Run ``work`` in a fresh unit of work, again (up to ``attempts`` times) after a lost connection.
+
+    ``work`` calls ``uow.commit()`` itself when it writes. A failure before the commit rolled everything
+    back, so running the whole function again is safe; a failure during the commit is never retried.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with UnitOfWork(settings) as uow:
+                return work(uow)
+        except DatabaseUnreachable:
+            if attempt == attempts:
+                raise
+            logger.warning("connection lost; retrying the unit of work (attempt %d of %d)", attempt + 1, attempts)
+            time.sleep(backoff_seconds * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_transient(error: sa_exc.DBAPIError) -> bool:
+    return isinstance(translate_db_error(error, URL.create("postgresql")), DatabaseUnreachable)
+
+
+__all__ = ["AbdbError", "CommitOutcomeUnknown", "UnitOfWork", "run_in_unit_of_work"]
