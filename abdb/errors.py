@@ -86,3 +86,18 @@ EXIT_CODES: dict[int, str] = {
     7: "record not found",
     130: "interrupted (Ctrl-C)",
 }
+
+
+class InputError(AbdbError):
+    """An input file cannot be read at all (missing, unreadable, not the format)."""
+
+    exit_code = 2
+
+
+class RecordsRejected(AbdbError):
+    """An import finished but rejected or refused some records; the good ones were loaded."""
+
+    exit_code = 8
+
+
+EXIT_CODES[8] = "an import rejected records or found conflicts (the rest was loaded)"

@@ -31,6 +31,7 @@ from abdb.repositories import (
     AntibodyChainRepository,
     AntibodyDomainRepository,
     AntibodySequenceRepository,
+    BulkLoader,
     ProcessingJobRepository,
     UserRepository,
 )
@@ -65,6 +66,7 @@ class UnitOfWork:
         self.chains = AntibodyChainRepository(self._session)
         self.domains = AntibodyDomainRepository(self._session)
         self.jobs = ProcessingJobRepository(self._session)
+        self.bulk = BulkLoader(self._session)
         return self
 
     def __exit__(

@@ -14,6 +14,8 @@ class ChainType(StrEnum):
     HEAVY = "HEAVY"
     LIGHT = "LIGHT"
     SINGLE_CHAIN = "SINGLE_CHAIN"
+    # Not yet known: FASTA chains whose header does not say, until the annotation step numbers them.
+    UNKNOWN = "UNKNOWN"
 
 
 class DomainType(StrEnum):

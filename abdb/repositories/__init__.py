@@ -1,6 +1,7 @@
 """Repositories: one per aggregate, the only home of queries."""
 
 from abdb.repositories.base import BaseRepository, Page
+from abdb.repositories.bulk import BulkLoader
 from abdb.repositories.chains import AntibodyChainRepository, AntibodyDomainRepository
 from abdb.repositories.jobs import ProcessingJobRepository
 from abdb.repositories.sequences import AntibodySequenceRepository
@@ -11,6 +12,7 @@ __all__ = [
     "AntibodyDomainRepository",
     "AntibodySequenceRepository",
     "BaseRepository",
+    "BulkLoader",
     "Page",
     "ProcessingJobRepository",
     "UserRepository",

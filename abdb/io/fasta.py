@@ -1,0 +1,223 @@
+"""Streaming FASTA reader and the rules that pair chains into antibodies.
+
+Pairing: consecutive records whose ids share a base name form one antibody. The base name and the
+chain label are taken, in this order, from ``NAME|LABEL`` (``>mAb1|heavy``), or a ``_H``/``_L``/``_HC``/
+``_LC``/``_VH``/``_VL``/``_K`` suffix (``>mAb1_H``); otherwise the whole id is the name and the record is an
+antibody of one chain. Labels ``heavy/H/HC/VH`` make a HEAVY chain, ``light/L/LC/VL/kappa/K/lambda`` a LIGHT
+chain, ``scfv`` a SINGLE_CHAIN; any other chain is UNKNOWN until annotation decides.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from abdb.domain.records import AntibodyRecord, ChainRecord, RecordError, Rejection, validate_residues
+from abdb.domain.vocabulary import ChainType
+
+MAX_LINE_LENGTH = 1_000_000
+GZIP_MAGIC = b"\x1f\x8b"
+FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas")
+
+LABELS = {
+    "heavy": ChainType.HEAVY,
+    "h": ChainType.HEAVY,
+    "hc": ChainType.HEAVY,
+    "vh": ChainType.HEAVY,
+    "light": ChainType.LIGHT,
+    "l": ChainType.LIGHT,
+    "lc": ChainType.LIGHT,
+    "vl": ChainType.LIGHT,
+    "kappa": ChainType.LIGHT,
+    "k": ChainType.LIGHT,
+    "lambda": ChainType.LIGHT,
+    "scfv": ChainType.SINGLE_CHAIN,
+}
+SUFFIX = re.compile(r"^(?P<base>.+?)[_\-](?P<label>H|L|HC|LC|VH|VL|K)$", re.IGNORECASE)
+KEY_VALUE = re.compile(r"(?P<key>[A-Za-z_][\w.\-]*)=(?P<value>\"[^\"]*\"|\S+)")
+
+
+@dataclass
+class FastaEntry:
+    identifier: str
+    description: str
+    line: int
+    residues: list[str] = field(default_factory=list)
+
+
+def open_text(path: Path) -> IO[bytes]:
+    raw = path.open("rb")
+    if raw.read(2) == GZIP_MAGIC:
+        raw.seek(0)
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    raw.seek(0)
+    return raw
+
+
+def read_entries(stream: IO[bytes], source: str) -> Iterator[FastaEntry | Rejection]:
+    """FASTA entries one at a time; a broken stretch of input becomes a Rejection and reading goes on."""
+    entry: FastaEntry | None = None
+    line_number = 0
+    try:
+        for line_number, raw in enumerate(_lines(stream), start=1):
+            if isinstance(raw, Rejection):
+                yield _located(raw, source, line_number)
+                continue
+            line = raw.rstrip("\r\n")
+            if line_number == 1:
+                line = line.lstrip("\ufeff")
+            if line.startswith(">"):
+                if entry is not None:
+                    yield entry
+                identifier, _, description = line[1:].strip().partition(" ")
+                entry = FastaEntry(identifier.strip(), description.strip(), line_number)
+                if not entry.identifier:
+                    yield Rejection(source, f"line {line_number}", None, "parse", "header has no id after '>'")
+                    entry = None
+            elif line.strip():
+                if entry is None:
+                    yield Rejection(source, f"line {line_number}", None, "parse", "sequence line before any '>' header")
+                    continue
+                entry.residues.append("".join(line.split()))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        yield Rejection(
+            source,
+            f"line {line_number + 1}",
+            None,
+            "read",
+            f"the gzip stream is truncated or corrupt ({error}); the record being read and any after it are missing",
+        )
+        entry = None  # incomplete: never load a half-read sequence
+    if entry is not None:
+        yield entry
+
+
+def _lines(stream: IO[bytes]) -> Iterator[str | Rejection]:
+    while True:
+        raw = stream.readline(MAX_LINE_LENGTH + 2)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_LENGTH and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # skip the rest of the over-long line
+                raw = stream.readline(MAX_LINE_LENGTH)
+            yield Rejection("", "", None, "parse", f"line longer than {MAX_LINE_LENGTH:,} characters")
+            continue
+        if b"\x00" in raw:
+            yield Rejection("", "", None, "parse", "NUL byte: this looks like a binary file, not FASTA")
+            continue
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            yield Rejection("", "", None, "parse", f"invalid UTF-8 at byte {error.start + 1} of the line")
+
+
+def _located(rejection: Rejection, source: str, line: int) -> Rejection:
+    return Rejection(source, f"line {line}", rejection.record_name, rejection.stage, rejection.reason)
+
+
+def split_identifier(identifier: str) -> tuple[str, str | None]:
+    if "|" in identifier:
+        base, _, label = identifier.partition("|")
+        return base, label.strip() or None
+    match = SUFFIX.match(identifier)
+    if match:
+        return match.group("base"), match.group("label")
+    return identifier, None
+
+
+def chain_type_of(label: str | None) -> ChainType:
+    return LABELS.get((label or "").lower(), ChainType.UNKNOWN)
+
+
+def header_metadata(description: str) -> tuple[str | None, dict[str, str]]:
+    """``key=value`` pairs go to metadata; the remaining words are the description."""
+    metadata = {m.group("key"): m.group("value").strip('"') for m in KEY_VALUE.finditer(description)}
+    rest = " ".join(KEY_VALUE.sub(" ", description).split())
+    return (rest or None), metadata
+
+
+def read_antibodies(
+    path: Path, *, allow_x: bool = False, min_length: int = 20, display_name: str | None = None
+) -> Iterator[AntibodyRecord | Rejection]:
+    """Whole antibodies from a FASTA file, consecutive records with one base name forming one antibody."""
+    source = display_name or str(path)
+    seen: set[str] = set()
+    group: list[FastaEntry] = []
+    with open_text(path) as stream:
+        for item in read_entries(stream, source):
+            if isinstance(item, Rejection):
+                if item.stage == "read" and group:
+                    # The stream broke inside this antibody: part of it is missing, so none of it loads.
+                    name = split_identifier(group[0].identifier)[0]
+                    yield Rejection(
+                        source,
+                        f"line {group[0].line}",
+                        name,
+                        "read",
+                        "the file ends inside this antibody; none of it was loaded",
+                    )
+                    group = []
+                yield item
+                continue
+            if group and split_identifier(item.identifier)[0] != split_identifier(group[0].identifier)[0]:
+                yield _antibody(group, source, seen, allow_x, min_length)
+                group = []
+            group.append(item)
+        if group:
+            yield _antibody(group, source, seen, allow_x, min_length)
+
+
+def _antibody(
+    group: list[FastaEntry], source: str, seen: set[str], allow_x: bool, min_length: int
+) -> AntibodyRecord | Rejection:
+    name = split_identifier(group[0].identifier)[0]
+    location = f"line {group[0].line}"
+    if name in seen:
+        return Rejection(
+            source,
+            location,
+            name,
+            "validate",
+            f"the name {name!r} appears again in this file (first use wins; rename one)",
+        )
+    seen.add(name)
+    chains = []
+    labels: set[str] = set()
+    for entry in group:
+        _, label = split_identifier(entry.identifier)
+        chain_name = label or "chain"
+        if label is None and len(group) > 1:
+            return Rejection(
+                source,
+                f"line {entry.line}",
+                name,
+                "validate",
+                f"the name {name!r} appears twice in a row in this file; rename one",
+            )
+        if chain_name in labels:
+            return Rejection(
+                source, f"line {entry.line}", name, "validate", f"chain {chain_name!r} appears twice for {name!r}"
+            )
+        labels.add(chain_name)
+        try:
+            residues = validate_residues("".join(entry.residues), allow_x=allow_x, min_length=min_length)
+        except RecordError as error:
+            return Rejection(source, f"line {entry.line}", name, "validate", f"chain {chain_name!r}: {error}")
+        chains.append(ChainRecord(chain_name, chain_type_of(label), residues))
+    description, metadata = header_metadata(group[0].description)
+    return AntibodyRecord(name, tuple(chains), source, location, description, metadata)
+
+
+def read_bytes_for_test(data: bytes, **options: object) -> list[AntibodyRecord | Rejection]:
+    """Parse FASTA given as bytes (tests and stdin)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".fasta") as handle:
+        handle.write(data)
+        handle.flush()
+        return list(read_antibodies(Path(handle.name), display_name="<bytes>", **options))  # type: ignore[arg-type]
