@@ -211,13 +211,3 @@ def _antibody(
         chains.append(ChainRecord(chain_name, chain_type_of(label), residues))
     description, metadata = header_metadata(group[0].description)
     return AntibodyRecord(name, tuple(chains), source, location, description, metadata)
-
-
-def read_bytes_for_test(data: bytes, **options: object) -> list[AntibodyRecord | Rejection]:
-    """Parse FASTA given as bytes (tests and stdin)."""
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix=".fasta") as handle:
-        handle.write(data)
-        handle.flush()
-        return list(read_antibodies(Path(handle.name), display_name="<bytes>", **options))  # type: ignore[arg-type]
