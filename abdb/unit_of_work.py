@@ -32,6 +32,7 @@ from abdb.repositories import (
     AntibodyDomainRepository,
     AntibodySequenceRepository,
     BulkLoader,
+    ImportRunRepository,
     ProcessingJobRepository,
     UserRepository,
 )
@@ -67,6 +68,7 @@ class UnitOfWork:
         self.domains = AntibodyDomainRepository(self._session)
         self.jobs = ProcessingJobRepository(self._session)
         self.bulk = BulkLoader(self._session)
+        self.import_runs = ImportRunRepository(self._session)
         return self
 
     def __exit__(

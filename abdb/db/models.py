@@ -35,6 +35,7 @@ from abdb.domain.vocabulary import (
     FeatureType,
     JobStatus,
     JobType,
+    Locus,
     NumberingScheme,
     RegionType,
 )
@@ -89,6 +90,10 @@ class AntibodySequence(IdMixin, TimestampMixin, Base):
     )
     # sha256 of the normalised chains (abdb.domain.checksum): the identity of the content, for re-imports.
     content_checksum: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The import run that created this row (NULL for rows created otherwise).
+    import_run_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), _fk("import_runs.id", "SET NULL"), index=True
+    )
 
     chains: Mapped[list[AntibodyChain]] = relationship(
         back_populates="antibody_sequence",
@@ -119,6 +124,8 @@ class AntibodyChain(IdMixin, TimestampMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     chain_type: Mapped[ChainType] = _vocab(ChainType, "chain_types", nullable=False)
+    # IGK vs IGL (and T-cell receptor loci), which chain_type LIGHT does not say; NULL when unknown.
+    locus: Mapped[Locus | None] = _vocab(Locus, "loci")
     sequence: Mapped[str] = mapped_column(Text, nullable=False)
     sequence_length: Mapped[int] = mapped_column(Integer, nullable=False)
 
@@ -246,6 +253,45 @@ class ExternalToolResult(IdMixin, CreatedAtMixin, Base):
     job: Mapped[ProcessingJob] = relationship(back_populates="tool_results")
 
 
+class ImportRun(IdMixin, TimestampMixin, Base):
+    """One ``abdb import`` run: what it read, with which options, and what it did.
+
+    Counters are updated in the same transaction as each batch they describe, so they stay exact even
+    when a run is killed (its status then stays RUNNING).
+    """
+
+    __tablename__ = "import_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "inserted >= 0 AND unchanged >= 0 AND conflicting >= 0 AND rejected >= 0 AND replaced >= 0",
+            name="counts_not_negative",
+        ),
+    )
+
+    command: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[JobStatus] = _vocab(
+        JobStatus, "job_statuses", nullable=False, default=JobStatus.RUNNING, server_default="RUNNING"
+    )
+    options: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+    # [{path, sha256, inserted, unchanged, conflicting, rejected, replaced, seconds}, ...]
+    files: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
+    inserted: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    unchanged: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    conflicting: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    rejected: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    replaced: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), _fk("users.id", "SET NULL"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("now()")
+    )
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
 TABLES_WITH_UPDATED_AT: tuple[str, ...] = tuple(
     mapper.local_table.name  # type: ignore[attr-defined]
     for mapper in Base.registry.mappers
@@ -253,6 +299,7 @@ TABLES_WITH_UPDATED_AT: tuple[str, ...] = tuple(
 )
 DATA_TABLES: tuple[str, ...] = (
     "users",
+    "import_runs",
     "antibody_sequences",
     "antibody_chains",
     "antibody_domains",

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abdb.domain.checksum import content_checksum
-from abdb.domain.vocabulary import ChainType
+from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme, RegionType
 
 STANDARD_RESIDUES = frozenset("ACDEFGHIKLMNPQRSTVWY")
 DEFAULT_MIN_LENGTH = 20
@@ -17,10 +17,47 @@ class RecordError(ValueError):
 
 
 @dataclass(frozen=True)
+class RegionRecord:
+    """Positions are 1-based, inclusive, in chain coordinates."""
+
+    region_type: RegionType
+    sequence: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class DomainRecord:
+    """Positions are 1-based, inclusive, in chain coordinates."""
+
+    domain_type: DomainType
+    numbering_scheme: NumberingScheme
+    sequence: str
+    start: int
+    end: int
+    regions: tuple[RegionRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeatureRecord:
+    feature_type: FeatureType
+    name: str
+    value: str
+    source: str
+    chain_index: int | None = None
+    start: int | None = None
+    end: int | None = None
+    confidence: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ChainRecord:
     name: str
     chain_type: ChainType
     sequence: str
+    locus: Locus | None = None
+    domains: tuple[DomainRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +68,12 @@ class AntibodyRecord:
     location: str
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    features: tuple[FeatureRecord, ...] = ()
+
+    @property
+    def needs_annotation(self) -> bool:
+        """A chain without any domain still has to be numbered by the annotation step."""
+        return any(not chain.domains for chain in self.chains)
 
     @property
     def checksum(self) -> str:
@@ -72,3 +115,32 @@ def validate_residues(sequence: str, *, allow_x: bool, min_length: int) -> str:
     if len(residues) < min_length:
         raise RecordError(f"only {len(residues)} residues long; the minimum is {min_length} (--min-length)")
     return residues
+
+
+MAX_NAME_LENGTH = 255
+MAX_CHAIN_NAME_LENGTH = 100
+
+
+def validate_name(name: str, what: str, max_length: int = MAX_NAME_LENGTH) -> str:
+    """The stripped name, or RecordError when it is empty, too long or holds a NUL byte."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise RecordError(f"the {what} is empty")
+    if len(cleaned) > max_length:
+        raise RecordError(f"the {what} is {len(cleaned):,} characters long; the limit is {max_length}")
+    check_storable(cleaned, f"the {what}")
+    return cleaned
+
+
+def check_storable(value: Any, what: str) -> None:
+    """PostgreSQL text and JSONB cannot hold NUL characters: reject them instead of failing the batch."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise RecordError(f"{what} contains a NUL character, which the database cannot store")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, what)
+            check_storable(item, what)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_storable(item, what)

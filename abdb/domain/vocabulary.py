@@ -22,12 +22,18 @@ class DomainType(StrEnum):
     VARIABLE = "VARIABLE"
     CONSTANT = "CONSTANT"
     JOINING = "JOINING"
+    # The peptide linking the two variable domains of an scFv (legacy domain type LINKER).
+    LINKER = "LINKER"
 
 
 class NumberingScheme(StrEnum):
     IMGT = "IMGT"
     KABAT = "KABAT"
     CHOTHIA = "CHOTHIA"
+    # Legacy annotations also used these three; kept so that no legacy numbering is silently relabelled.
+    MARTIN = "MARTIN"
+    AHO = "AHO"
+    CGG = "CGG"
 
 
 class RegionType(StrEnum):
@@ -46,6 +52,19 @@ class FeatureType(StrEnum):
     ISOTYPE = "ISOTYPE"
     MUTATION = "MUTATION"
     POST_TRANSLATIONAL = "POST_TRANSLATIONAL"
+    SPECIES = "SPECIES"
+
+
+class Locus(StrEnum):
+    """The gene locus of a chain: keeps kappa vs lambda (and T-cell receptor chains) that HEAVY/LIGHT lose."""
+
+    IGH = "IGH"
+    IGK = "IGK"
+    IGL = "IGL"
+    TRA = "TRA"
+    TRB = "TRB"
+    TRG = "TRG"
+    TRD = "TRD"
 
 
 class JobType(StrEnum):
@@ -70,4 +89,5 @@ VOCABULARY_TABLES: dict[str, type[StrEnum]] = {
     "feature_types": FeatureType,
     "job_types": JobType,
     "job_statuses": JobStatus,
+    "loci": Locus,
 }

@@ -17,8 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from abdb.domain.records import AntibodyRecord, ChainRecord, RecordError, Rejection, validate_residues
-from abdb.domain.vocabulary import ChainType
+from abdb.domain.records import (
+    MAX_CHAIN_NAME_LENGTH,
+    AntibodyRecord,
+    ChainRecord,
+    RecordError,
+    Rejection,
+    check_storable,
+    validate_name,
+    validate_residues,
+)
+from abdb.domain.vocabulary import ChainType, Locus
 
 MAX_LINE_LENGTH = 1_000_000
 GZIP_MAGIC = b"\x1f\x8b"
@@ -37,6 +46,11 @@ LABELS = {
     "k": ChainType.LIGHT,
     "lambda": ChainType.LIGHT,
     "scfv": ChainType.SINGLE_CHAIN,
+}
+LOCI = {
+    **dict.fromkeys(("heavy", "h", "hc", "vh"), Locus.IGH),
+    **dict.fromkeys(("kappa", "k"), Locus.IGK),
+    "lambda": Locus.IGL,
 }
 SUFFIX = re.compile(r"^(?P<base>.+?)[_\-](?P<label>H|L|HC|LC|VH|VL|K)$", re.IGNORECASE)
 KEY_VALUE = re.compile(r"(?P<key>[A-Za-z_][\w.\-]*)=(?P<value>\"[^\"]*\"|\S+)")
@@ -134,6 +148,10 @@ def chain_type_of(label: str | None) -> ChainType:
     return LABELS.get((label or "").lower(), ChainType.UNKNOWN)
 
 
+def locus_of(label: str | None) -> Locus | None:
+    return LOCI.get((label or "").lower())
+
+
 def header_metadata(description: str) -> tuple[str | None, dict[str, str]]:
     """``key=value`` pairs go to metadata; the remaining words are the description."""
     metadata = {m.group("key"): m.group("value").strip('"') for m in KEY_VALUE.finditer(description)}
@@ -145,31 +163,36 @@ def read_antibodies(
     path: Path, *, allow_x: bool = False, min_length: int = 20, display_name: str | None = None
 ) -> Iterator[AntibodyRecord | Rejection]:
     """Whole antibodies from a FASTA file, consecutive records with one base name forming one antibody."""
-    source = display_name or str(path)
+    with open_text(path) as stream:
+        yield from antibodies_from_stream(stream, display_name or str(path), allow_x=allow_x, min_length=min_length)
+
+
+def antibodies_from_stream(
+    stream: IO[bytes], source: str, *, allow_x: bool = False, min_length: int = 20
+) -> Iterator[AntibodyRecord | Rejection]:
     seen: set[str] = set()
     group: list[FastaEntry] = []
-    with open_text(path) as stream:
-        for item in read_entries(stream, source):
-            if isinstance(item, Rejection):
-                if item.stage == "read" and group:
-                    # The stream broke inside this antibody: part of it is missing, so none of it loads.
-                    name = split_identifier(group[0].identifier)[0]
-                    yield Rejection(
-                        source,
-                        f"line {group[0].line}",
-                        name,
-                        "read",
-                        "the file ends inside this antibody; none of it was loaded",
-                    )
-                    group = []
-                yield item
-                continue
-            if group and split_identifier(item.identifier)[0] != split_identifier(group[0].identifier)[0]:
-                yield _antibody(group, source, seen, allow_x, min_length)
+    for item in read_entries(stream, source):
+        if isinstance(item, Rejection):
+            if item.stage == "read" and group:
+                # The stream broke inside this antibody: part of it is missing, so none of it loads.
+                name = split_identifier(group[0].identifier)[0]
+                yield Rejection(
+                    source,
+                    f"line {group[0].line}",
+                    name,
+                    "read",
+                    "the file ends inside this antibody; none of it was loaded",
+                )
                 group = []
-            group.append(item)
-        if group:
+            yield item
+            continue
+        if group and split_identifier(item.identifier)[0] != split_identifier(group[0].identifier)[0]:
             yield _antibody(group, source, seen, allow_x, min_length)
+            group = []
+        group.append(item)
+    if group:
+        yield _antibody(group, source, seen, allow_x, min_length)
 
 
 def _antibody(
@@ -186,11 +209,22 @@ def _antibody(
             f"the name {name!r} appears again in this file (first use wins; rename one)",
         )
     seen.add(name)
+    try:
+        name = validate_name(name, "name")
+        description, metadata = header_metadata(group[0].description)
+        check_storable(description, "the description")
+        check_storable(metadata, "the header's key=value metadata")
+    except RecordError as error:
+        return Rejection(source, location, name, "validate", str(error))
     chains = []
     labels: set[str] = set()
     for entry in group:
         _, label = split_identifier(entry.identifier)
         chain_name = label or "chain"
+        if len(chain_name) > MAX_CHAIN_NAME_LENGTH:
+            return Rejection(
+                source, f"line {entry.line}", name, "validate", f"chain label longer than {MAX_CHAIN_NAME_LENGTH}"
+            )
         if label is None and len(group) > 1:
             return Rejection(
                 source,
@@ -208,6 +242,5 @@ def _antibody(
             residues = validate_residues("".join(entry.residues), allow_x=allow_x, min_length=min_length)
         except RecordError as error:
             return Rejection(source, f"line {entry.line}", name, "validate", f"chain {chain_name!r}: {error}")
-        chains.append(ChainRecord(chain_name, chain_type_of(label), residues))
-    description, metadata = header_metadata(group[0].description)
+        chains.append(ChainRecord(chain_name, chain_type_of(label), residues, locus_of(label)))
     return AntibodyRecord(name, tuple(chains), source, location, description, metadata)

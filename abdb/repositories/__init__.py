@@ -3,6 +3,7 @@
 from abdb.repositories.base import BaseRepository, Page
 from abdb.repositories.bulk import BulkLoader
 from abdb.repositories.chains import AntibodyChainRepository, AntibodyDomainRepository
+from abdb.repositories.import_runs import ImportRunRepository
 from abdb.repositories.jobs import ProcessingJobRepository
 from abdb.repositories.sequences import AntibodySequenceRepository
 from abdb.repositories.users import UserRepository
@@ -13,6 +14,7 @@ __all__ = [
     "AntibodySequenceRepository",
     "BaseRepository",
     "BulkLoader",
+    "ImportRunRepository",
     "Page",
     "ProcessingJobRepository",
     "UserRepository",

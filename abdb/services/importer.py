@@ -1,33 +1,48 @@
 """Importing antibodies: stream records, validate, and load whole antibodies in batches with COPY.
 
-Each batch is one transaction: an antibody's sequence, chains and annotation job are written together or
-not at all. Names in a batch are locked (advisory transaction locks) before they are compared with the
-database, so concurrent imports of the same file create no duplicates. Re-importing unchanged content adds
-nothing; the same name with other content is a conflict and is reported, not overwritten.
+Each batch is one transaction: an antibody's sequence, chains, domains, regions, features and annotation
+job are written together or not at all, with the run's counters. Names in a batch are locked (advisory
+transaction locks) before they are compared with the database, so concurrent imports of the same file
+create no duplicates. Re-importing unchanged content adds nothing; the same name with other content is a
+conflict and is reported, not overwritten (unless ``replace`` is chosen).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
-
-import uuid_utils
+from typing import Any
 
 from abdb.config import Settings
 from abdb.domain.records import AntibodyRecord, Rejection
-from abdb.domain.vocabulary import JobStatus, JobType
-from abdb.errors import ConfigurationError, InputError
+from abdb.domain.vocabulary import JobStatus
+from abdb.errors import AbdbError, ConfigurationError, InputError
 from abdb.io.fasta import FASTA_SUFFIXES, read_antibodies
+from abdb.io.legacy import JSON_SUFFIXES, read_legacy_antibodies
+from abdb.services.import_rows import COLUMNS, LOADED_TABLES, PreparedRecord, RowContext, prepare
+from abdb.services.prefetch import prefetched
 from abdb.unit_of_work import UnitOfWork
 
-SEQUENCE_COLUMNS = ("id", "name", "description", "is_public", "metadata", "content_checksum", "created_by")
-CHAIN_COLUMNS = ("id", "antibody_sequence_id", "name", "chain_type", "sequence", "sequence_length")
-JOB_COLUMNS = ("id", "sequence_id", "job_type", "status", "input_data")
-LOADED_TABLES = ("antibody_sequences", "antibody_chains", "processing_jobs")
+logger = logging.getLogger(__name__)
+Reader = Callable[..., Iterator[AntibodyRecord | Rejection]]
+
+
+class InputFormat(StrEnum):
+    FASTA = "fasta"
+    LEGACY_JSON = "legacy-json"
+
+
+READERS: dict[InputFormat, tuple[Reader, tuple[str, ...]]] = {
+    InputFormat.FASTA: (read_antibodies, FASTA_SUFFIXES),
+    InputFormat.LEGACY_JSON: (read_legacy_antibodies, JSON_SUFFIXES),
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,7 @@ class ImportOptions:
     public: bool = False
     created_by: str | None = None
     max_errors: int | None = None
+    replace: bool = False
 
 
 @dataclass
@@ -49,11 +65,12 @@ class FileReport:
     unchanged: int = 0
     conflicting: int = 0
     rejected: int = 0
+    replaced: int = 0
     seconds: float = 0.0
 
     @property
     def records(self) -> int:
-        return self.inserted + self.unchanged + self.conflicting + self.rejected
+        return self.inserted + self.unchanged + self.conflicting + self.rejected + self.replaced
 
 
 @dataclass
@@ -63,6 +80,8 @@ class ImportReport:
     dry_run: bool = False
     seconds: float = 0.0
     stopped_early: bool = False
+    run_id: uuid.UUID | None = None
+    rows: int = 0
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(report, attribute)) for report in self.files)
@@ -74,6 +93,9 @@ class ImportReport:
     @property
     def records_per_second(self) -> float:
         return self.total("records") / self.seconds if self.seconds else 0.0
+
+    def files_as_dicts(self) -> list[dict[str, Any]]:
+        return [{**asdict(f), "seconds": round(f.seconds, 3)} for f in self.files]
 
 
 def expand_paths(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
@@ -96,41 +118,119 @@ def expand_paths(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]
 
 
 def import_fasta(
+    settings: Settings, paths: Iterable[Path], options: ImportOptions, on_progress: Callable[[int], None] | None = None
+) -> ImportReport:
+    return import_files(settings, InputFormat.FASTA, paths, options, on_progress)
+
+
+def import_legacy_json(
+    settings: Settings, paths: Iterable[Path], options: ImportOptions, on_progress: Callable[[int], None] | None = None
+) -> ImportReport:
+    return import_files(settings, InputFormat.LEGACY_JSON, paths, options, on_progress)
+
+
+def import_files(
     settings: Settings,
+    input_format: InputFormat,
     paths: Iterable[Path],
     options: ImportOptions,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
+    """Import every file; the run is recorded in ``import_runs`` (except for a dry run)."""
     if options.batch_size < 1:
         raise ConfigurationError("--batch-size must be at least 1")
+    reader, suffixes = READERS[input_format]
+    files = expand_paths(paths, suffixes)
     report = ImportReport(dry_run=options.dry_run)
     started = time.perf_counter()
     creator_id = _creator(settings, options.created_by)
-    for path in expand_paths(paths, FASTA_SUFFIXES):
-        file_report = FileReport(str(path), sha256=_sha256(path))
-        report.files.append(file_report)
-        file_started = time.perf_counter()
-        records = read_antibodies(path, allow_x=options.allow_x, min_length=options.min_length)
-        for batch in _batches(records, options.batch_size):
-            _load_batch(settings, batch, options, creator_id, file_report, report)
-            if on_progress:
-                on_progress(len(batch))
-            if options.max_errors is not None and len(report.rejections) > options.max_errors:
-                report.stopped_early = True
-                break
-        file_report.seconds = time.perf_counter() - file_started
-        if report.stopped_early:
-            break
-    if not options.dry_run and report.total("inserted"):
+    if not options.dry_run:
         with UnitOfWork(settings) as uow:
-            uow.bulk.analyze(LOADED_TABLES)
+            report.run_id = uow.import_runs.start(input_format.value, asdict(options), creator_id)
             uow.commit()
+    try:
+        _load_all(settings, reader, files, options, creator_id, report, on_progress)
+        if not options.dry_run and report.total("inserted") + report.total("replaced"):
+            with UnitOfWork(settings) as uow:
+                uow.bulk.analyze(LOADED_TABLES)
+                uow.commit()
+    except BaseException as error:
+        status = JobStatus.CANCELLED if isinstance(error, KeyboardInterrupt) else JobStatus.FAILED
+        _finish_run(settings, report, status, str(error) or type(error).__name__)
+        raise
     report.seconds = time.perf_counter() - started
+    stopped = f"stopped after {len(report.rejections)} rejections (--max-errors)" if report.stopped_early else None
+    _finish_run(settings, report, JobStatus.FAILED if stopped else JobStatus.COMPLETED, stopped)
     return report
 
 
-def _batches(items: Iterator[AntibodyRecord | Rejection], size: int) -> Iterator[list[AntibodyRecord | Rejection]]:
-    batch: list[AntibodyRecord | Rejection] = []
+def _load_all(
+    settings: Settings,
+    reader: Reader,
+    files: list[Path],
+    options: ImportOptions,
+    creator_id: str | None,
+    report: ImportReport,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """Load every file's batches; reading runs one step ahead in a thread, across file boundaries."""
+    file_report: FileReport | None = None
+    file_started = time.perf_counter()
+    run_id = str(report.run_id) if report.run_id else None
+    batches = _file_batches(reader, files, options, creator_id, run_id)
+    for path, sha256, batch in prefetched(batches):
+        if file_report is None or file_report.path != str(path):
+            file_report = FileReport(str(path), sha256=sha256)
+            report.files.append(file_report)
+            file_started = time.perf_counter()
+        if batch:
+            _load_batch(settings, batch, options, file_report, report)
+        file_report.seconds = time.perf_counter() - file_started
+        if on_progress:
+            on_progress(len(batch))
+        if options.max_errors is not None and len(report.rejections) > options.max_errors:
+            report.stopped_early = True
+            return
+
+
+Item = PreparedRecord | Rejection
+
+
+def _file_batches(
+    reader: Reader, files: list[Path], options: ImportOptions, creator_id: str | None, run_id: str | None
+) -> Iterator[tuple[Path, str, list[Item]]]:
+    """(file, its sha256, a batch) for every batch of every file; an empty batch announces each file.
+
+    Runs in the reader process: records are parsed, validated and turned into COPY text here.
+    """
+    for path in files:
+        try:
+            sha256 = _sha256(path)
+        except OSError as error:
+            yield path, "", []
+            yield path, "", [Rejection(str(path), "file", None, "read", f"cannot read the file: {error.strerror}")]
+            continue
+        yield path, sha256, []
+        context = RowContext(options.public, creator_id, run_id, sha256)
+        records = reader(path, allow_x=options.allow_x, min_length=options.min_length)
+        prepared = (item if isinstance(item, Rejection) else prepare(item, context) for item in records)
+        for batch in _batches(prepared, options.batch_size):
+            yield path, sha256, batch
+
+
+def _finish_run(settings: Settings, report: ImportReport, status: JobStatus, message: str | None) -> None:
+    if report.run_id is None:
+        return
+    try:
+        with UnitOfWork(settings) as uow:
+            uow.import_runs.finish(report.run_id, status, report.files_as_dicts(), message)
+            uow.commit()
+    except AbdbError:  # the database went away: the run stays RUNNING, which `abdb verify` reports
+        logger.warning("could not record the end of import run %s", report.run_id, exc_info=True)
+
+
+def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -140,92 +240,70 @@ def _batches(items: Iterator[AntibodyRecord | Rejection], size: int) -> Iterator
         yield batch
 
 
+def _conflict(record: PreparedRecord, reason: str) -> Rejection:
+    return Rejection(record.source, record.location, record.name, "conflict", reason)
+
+
 def _load_batch(
-    settings: Settings,
-    batch: list[AntibodyRecord | Rejection],
-    options: ImportOptions,
-    creator_id: object,
-    file_report: FileReport,
-    report: ImportReport,
+    settings: Settings, batch: list[Item], options: ImportOptions, file_report: FileReport, report: ImportReport
 ) -> None:
-    records = [item for item in batch if isinstance(item, AntibodyRecord)]
+    counts: Counter[str] = Counter()
+    rejections: list[Rejection] = []
+    by_name: dict[str, PreparedRecord] = {}
     for item in batch:
         if isinstance(item, Rejection):
-            report.rejections.append(item)
-            file_report.rejected += 1
-    if not records:
-        return
+            rejections.append(item)
+            counts["rejected"] += 1
+        elif item.name not in by_name:
+            by_name[item.name] = item
+        elif by_name[item.name].checksum == item.checksum:
+            counts["unchanged"] += 1  # the same antibody twice in one file (history exports repeat runs)
+        else:
+            rejections.append(_conflict(item, f"the name {item.name!r} is used twice in this input for other chains"))
+            counts["conflicting"] += 1
     with UnitOfWork(settings) as uow:
-        uow.bulk.lock_names(record.name for record in records)
-        existing = uow.bulk.existing_checksums(record.name for record in records)
-        new: list[AntibodyRecord] = []
-        for record in records:
-            stored = existing.get(record.name)
-            if stored is None:
-                new.append(record)
-            elif record.checksum in stored:
-                file_report.unchanged += 1
-            else:
-                file_report.conflicting += 1
-                report.rejections.append(
-                    Rejection(
-                        record.source,
-                        record.location,
-                        record.name,
-                        "conflict",
-                        f"a different antibody named {record.name!r} is already stored; not overwritten",
+        new: list[PreparedRecord] = []
+        replacing: list[PreparedRecord] = []
+        if by_name:
+            uow.bulk.lock_imports()
+            existing = uow.bulk.existing_checksums(by_name)
+            for record in by_name.values():
+                stored = existing.get(record.name)
+                if stored is None:
+                    new.append(record)
+                elif record.checksum in stored:
+                    counts["unchanged"] += 1
+                elif options.replace:
+                    replacing.append(record)
+                else:
+                    counts["conflicting"] += 1
+                    rejections.append(
+                        _conflict(
+                            record,
+                            f"a different antibody named {record.name!r} is already stored; not overwritten "
+                            "(--replace replaces it)",
+                        )
                     )
-                )
-        _copy(uow, new, options, creator_id, file_report.sha256)
-        file_report.inserted += len(new)
+            if replacing:
+                uow.bulk.delete_by_names(record.name for record in replacing)
+            loading = new + replacing
+            for index, (table, columns) in enumerate(COLUMNS.items()):
+                text_rows = "".join(record.text[index] for record in loading)
+                if text_rows:
+                    uow.bulk.copy_text(table, columns, text_rows)
+            report.rows += sum(record.rows for record in loading)
+        counts["inserted"] += len(new)
+        counts["replaced"] += len(replacing)
+        for name, count in counts.items():
+            setattr(file_report, name, getattr(file_report, name) + count)
+        report.rejections.extend(rejections)
+        if report.run_id is not None:
+            uow.import_runs.record_batch(report.run_id, report.files_as_dicts(), dict(counts))
         if not options.dry_run:
             uow.commit()
 
 
-def _copy(
-    uow: UnitOfWork, records: list[AntibodyRecord], options: ImportOptions, creator_id: object, sha256: str
-) -> None:
-    sequences, chains, jobs = [], [], []
-    for record in records:
-        sequence_id = uuid_utils.uuid7()
-        provenance = {"import": {"file": record.source, "sha256": sha256, "record": record.location}}
-        sequences.append(
-            (
-                str(sequence_id),
-                record.name,
-                record.description,
-                options.public,
-                json.dumps({**record.metadata, **provenance}),
-                record.checksum,
-                creator_id,
-            )
-        )
-        for chain in record.chains:
-            chains.append(
-                (
-                    str(uuid_utils.uuid7()),
-                    str(sequence_id),
-                    chain.name,
-                    chain.chain_type.value,
-                    chain.sequence,
-                    len(chain.sequence),
-                )
-            )
-        jobs.append(
-            (
-                str(uuid_utils.uuid7()),
-                str(sequence_id),
-                JobType.ANNOTATION.value,
-                JobStatus.PENDING.value,
-                json.dumps({"source": record.source, "record": record.location}),
-            )
-        )
-    uow.bulk.copy_rows("antibody_sequences", SEQUENCE_COLUMNS, sequences)
-    uow.bulk.copy_rows("antibody_chains", CHAIN_COLUMNS, chains)
-    uow.bulk.copy_rows("processing_jobs", JOB_COLUMNS, jobs)
-
-
-def _creator(settings: Settings, email: str | None) -> object:
+def _creator(settings: Settings, email: str | None) -> str | None:
     if email is None:
         return None
     with UnitOfWork(settings) as uow:

@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import URL
-from typer.testing import CliRunner
 
-from abdb.cli.app import app
 from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.io.fasta import read_antibodies
@@ -103,22 +100,3 @@ def test_two_imports_of_the_same_file_at_once_create_no_duplicates(import_settin
     for thread in threads:
         thread.join(timeout=120)
     assert _counts(engine) == (60, 120, 60)
-
-
-@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("bad_*")))
-def test_a_bad_file_exits_8_names_the_problem_and_loads_only_whole_good_antibodies(
-    database_url: URL, engine: Engine, fixture: str, tmp_path: Path
-) -> None:
-    errors = tmp_path / "rejects.jsonl"
-    url = database_url.render_as_string(hide_password=False)
-    result = CliRunner().invoke(
-        app, ["--database-url", url, "import", "fasta", str(FIXTURES / fixture), "--errors", str(errors)]
-    )
-    dispose_all()
-    assert result.exit_code == 8, result.output
-    assert fixture in result.output
-    assert errors.read_text().count("\n") >= 1
-    good = [r for r in read_antibodies(FIXTURES / fixture) if not hasattr(r, "stage")]
-    sequences, chains, _ = _counts(engine)
-    assert sequences == len(good)
-    assert chains == sum(len(r.chains) for r in good)  # type: ignore[union-attr]

@@ -21,9 +21,12 @@ def _insert_tree(connection: Connection) -> dict[str, uuid.UUID]:
     ids["user"] = connection.execute(
         text("INSERT INTO users (email, username) VALUES ('Ada@Example.org', 'ada') RETURNING id")
     ).scalar_one()
+    ids["import_run"] = connection.execute(
+        text("INSERT INTO import_runs (command, created_by) VALUES ('fasta', :u) RETURNING id"), {"u": ids["user"]}
+    ).scalar_one()
     ids["sequence"] = connection.execute(
-        text("INSERT INTO antibody_sequences (name, created_by) VALUES ('mAb1', :u) RETURNING id"),
-        {"u": ids["user"]},
+        text("INSERT INTO antibody_sequences (name, created_by, import_run_id) VALUES ('mAb1', :u, :r) RETURNING id"),
+        {"u": ids["user"], "r": ids["import_run"]},
     ).scalar_one()
     ids["chain"] = connection.execute(
         text(
@@ -162,7 +165,7 @@ def test_deleting_a_sequence_cascades_down_the_whole_hierarchy(engine: Engine) -
         connection.execute(text("DELETE FROM antibody_sequences WHERE id = :id"), {"id": ids["sequence"]})
         for table in DATA_TABLES:
             count = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-            assert count == (1 if table == "users" else 0), table
+            assert count == (1 if table in ("users", "import_runs") else 0), table
 
 
 def test_deleting_a_user_keeps_their_sequences_with_no_creator(engine: Engine) -> None:
