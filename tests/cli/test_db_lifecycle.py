@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -143,3 +144,30 @@ def test_the_docker_backend_without_an_engine_says_so(tmp_path: Path) -> None:
     run = abdb("db", "up", home=tmp_path, env={"ABDB_BACKEND": "docker", "PATH": str(tmp_path)})
     assert run.code == 3
     assert "no Docker engine answers" in run.stderr and "--backend embedded" in run.stderr
+
+
+def _quick_start_steps() -> list[list[str]]:
+    """The abdb commands of the README's quick-start line (after the install)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    line = next(
+        line for line in readme.splitlines() if line.startswith("python3 -m venv .venv && ") and "[test]" not in line
+    )
+    return [part.split()[1:] for part in line.split(" && ") if part.startswith(".venv/bin/abdb ")]
+
+
+def test_the_readme_quick_start_runs_end_to_end_and_a_second_run_adds_nothing(home: Path) -> None:
+    steps = _quick_start_steps()
+    assert ["import", "fasta", "fixtures/good_therapeutics.fasta"] in steps
+    repo = Path(__file__).resolve().parents[2]
+    inserted = {1: 0, 2: 0}
+    for attempt in (1, 2):
+        for step in steps:
+            run = abdb(*[str(repo / a) if a.startswith("fixtures/") else a for a in step], home=home)
+            assert run.code == 0, (step, run.output)
+            if step[0] == "import":
+                inserted[attempt] += int(re.search(r"total: (\d+) inserted", run.stdout).group(1))  # type: ignore[union-attr]
+    status = abdb("db", "status", home=home)
+    assert "antibody_regions" in status.stdout
+    # FASTA's 60, then the legacy antibodies not already stored under the same name with the same chains
+    assert inserted == {1: 69, 2: 0}
+    assert _count_sequences(home) == "69"
