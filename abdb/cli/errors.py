@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from typing import Any
 
@@ -15,6 +17,7 @@ from abdb.errors import AbdbError
 
 INTERRUPTED_EXIT_CODE = 130
 UNEXPECTED_EXIT_CODE = 1
+BROKEN_PIPE_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the signal
 
 
 def _redact(ctx: typer.Context, text: str) -> str:
@@ -40,6 +43,10 @@ class AbdbGroup(TyperGroup):
         except KeyboardInterrupt:
             stderr.print("interrupted", markup=False)
             raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
+        except BrokenPipeError:
+            # The reader of our output went away (`abdb ... | head`): stop quietly, as Unix tools do.
+            _silence_stdout()
+            raise typer.Exit(BROKEN_PIPE_EXIT_CODE) from None
         except Exception as error:  # the last line of defence: one line, redacted, no locals
             if _is_cli_control_flow(error):
                 raise
@@ -49,6 +56,12 @@ class AbdbGroup(TyperGroup):
             else:
                 stderr.print("(rerun with --debug for a traceback)", markup=False)
             raise typer.Exit(UNEXPECTED_EXIT_CODE) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing at exit does not raise a second BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _is_cli_control_flow(error: Exception) -> bool:

@@ -20,31 +20,27 @@ from abdb.services.importer import ImportOptions, ImportReport, InputFormat, imp
 
 app = typer.Typer(help="Import antibodies from FASTA or legacy JSON, and list past import runs.", no_args_is_help=True)
 
-FASTA_HELP = """Import FASTA (.fasta/.fa/.faa/.fas, optionally gzip-compressed).
+FASTA_HELP = (
+    "Import FASTA (.fasta/.fa/.faa/.fas, optionally gzip-compressed).\n\n"
+    "Consecutive records sharing a base name form one antibody: >mAb1|heavy + >mAb1|light, or >mAb1_H + "
+    ">mAb1_L (also _HC/_LC/_VH/_VL/_K). Text after the id is the description; key=value pairs go to "
+    "metadata. Each antibody is queued for annotation (a PENDING ANNOTATION job).\n\n"
+    'Re-importing adds nothing ("N unchanged"); the same name with other chains is a conflict, reported '
+    "and not overwritten unless --replace. Exit 8 when any record was rejected or in conflict.\n\n"
+    "Example: abdb import fasta fixtures/good_therapeutics.fasta --errors rejects.jsonl"
+)
 
-Consecutive records sharing a base name form one antibody: >mAb1|heavy + >mAb1|light, or >mAb1_H +
->mAb1_L (also _HC/_LC/_VH/_VL/_K). Text after the id is the description; key=value pairs go to metadata.
-Each antibody is queued for annotation (a PENDING ANNOTATION job).
-
-Re-importing adds nothing ("N unchanged"); the same name with other chains is a conflict, reported and not
-overwritten unless --replace. Exit 8 when any record was rejected or in conflict.
-
-Example: abdb import fasta fixtures/good_therapeutics.fasta --errors rejects.jsonl
-"""
-
-LEGACY_HELP = """Import AbSequenceAlign's legacy JSON: per-sequence files, annotation results v1 and v2, the
-browser history export and annotation requests (the shape is detected per file; folders are searched
-recursively for *.json).
-
-Domain and region positions are recomputed from the sequences (gaps stripped), never taken from the file;
-a record whose regions cannot be placed is rejected with the reason. Germline genes, species and isotypes
-become sequence features; records without annotation are queued for annotation.
-
-Re-importing adds nothing; conflicts are reported, not overwritten, unless --replace. Exit 8 when any
-record was rejected or in conflict.
-
-Example: abdb import legacy-json data/sequences/ results.json --errors rejects.jsonl
-"""
+LEGACY_HELP = (
+    "Import AbSequenceAlign's legacy JSON: per-sequence files, annotation results v1 and v2, the browser "
+    "history export and annotation requests (the shape is detected per file; folders are searched "
+    "recursively for *.json).\n\n"
+    "Domain and region positions are recomputed from the sequences (gaps stripped), never taken from the "
+    "file; a record whose regions cannot be placed is rejected with the reason. Germline genes, species "
+    "and isotypes become sequence features; records without annotation are queued for annotation.\n\n"
+    "Re-importing adds nothing; conflicts are reported, not overwritten, unless --replace. Exit 8 when "
+    "any record was rejected or in conflict.\n\n"
+    "Example: abdb import legacy-json data/sequences/ results.json --errors rejects.jsonl"
+)
 
 
 def _register(input_format: InputFormat, help_text: str) -> None:
@@ -80,8 +76,14 @@ def _register(input_format: InputFormat, help_text: str) -> None:
             max_errors=max_errors,
             replace=replace,
         )
-        inputs = [_stdin_to_file(input_format) if str(p) == "-" else p for p in paths]
-        report = _with_progress(ctx, input_format, inputs, options, show=not quiet and not as_json)
+        stdin_copy = _stdin_to_file(input_format) if any(str(p) == "-" for p in paths) else None
+        inputs = [stdin_copy if str(p) == "-" and stdin_copy else p for p in paths]
+        try:
+            names = {stdin_copy: "<stdin>"} if stdin_copy else {}
+            report = _with_progress(ctx, input_format, inputs, options, not quiet and not as_json, names)
+        finally:
+            if stdin_copy:
+                stdin_copy.unlink(missing_ok=True)
         if errors is not None:
             with errors.open("w") as handle:
                 for rejection in report.rejections:
@@ -127,7 +129,12 @@ def runs(
 
 
 def _with_progress(
-    ctx: typer.Context, input_format: InputFormat, inputs: list[Path], options: ImportOptions, show: bool
+    ctx: typer.Context,
+    input_format: InputFormat,
+    inputs: list[Path],
+    options: ImportOptions,
+    show: bool,
+    names: dict[Path, str],
 ) -> ImportReport:
     with Progress(
         TextColumn("importing"),
@@ -145,7 +152,7 @@ def _with_progress(
             elapsed = progress.tasks[0].elapsed or 0
             progress.update(task, rate=f"{progress.tasks[0].completed / elapsed:,.0f}/s" if elapsed else "")
 
-        return import_files(settings_of(ctx), input_format, inputs, options, advance)
+        return import_files(settings_of(ctx), input_format, inputs, options, advance, names)
 
 
 def _render(report: ImportReport, as_json: bool, quiet: bool) -> None:

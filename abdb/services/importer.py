@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -135,8 +135,12 @@ def import_files(
     paths: Iterable[Path],
     options: ImportOptions,
     on_progress: Callable[[int], None] | None = None,
+    display_names: Mapping[Path, str] | None = None,
 ) -> ImportReport:
-    """Import every file; the run is recorded in ``import_runs`` (except for a dry run)."""
+    """Import every file; the run is recorded in ``import_runs`` (except for a dry run).
+
+    ``display_names`` names files in reports and provenance (``<stdin>`` for a temporary copy of stdin).
+    """
     if options.batch_size < 1:
         raise ConfigurationError("--batch-size must be at least 1")
     reader, suffixes = READERS[input_format]
@@ -149,7 +153,7 @@ def import_files(
             report.run_id = uow.import_runs.start(input_format.value, asdict(options), creator_id)
             uow.commit()
     try:
-        _load_all(settings, reader, files, options, creator_id, report, on_progress)
+        _load_all(settings, reader, files, options, creator_id, report, on_progress, display_names or {})
         if not options.dry_run and report.total("inserted") + report.total("replaced"):
             with UnitOfWork(settings) as uow:
                 uow.bulk.analyze(LOADED_TABLES)
@@ -172,15 +176,16 @@ def _load_all(
     creator_id: str | None,
     report: ImportReport,
     on_progress: Callable[[int], None] | None,
+    display_names: Mapping[Path, str],
 ) -> None:
     """Load every file's batches; reading runs one step ahead in a thread, across file boundaries."""
     file_report: FileReport | None = None
     file_started = time.perf_counter()
     run_id = str(report.run_id) if report.run_id else None
-    batches = _file_batches(reader, files, options, creator_id, run_id)
-    for path, sha256, batch in prefetched(batches):
-        if file_report is None or file_report.path != str(path):
-            file_report = FileReport(str(path), sha256=sha256)
+    batches = _file_batches(reader, files, options, creator_id, run_id, display_names)
+    for name, sha256, batch in prefetched(batches):
+        if file_report is None or file_report.path != name:
+            file_report = FileReport(name, sha256=sha256)
             report.files.append(file_report)
             file_started = time.perf_counter()
         if batch:
@@ -197,25 +202,31 @@ Item = PreparedRecord | Rejection
 
 
 def _file_batches(
-    reader: Reader, files: list[Path], options: ImportOptions, creator_id: str | None, run_id: str | None
-) -> Iterator[tuple[Path, str, list[Item]]]:
-    """(file, its sha256, a batch) for every batch of every file; an empty batch announces each file.
+    reader: Reader,
+    files: list[Path],
+    options: ImportOptions,
+    creator_id: str | None,
+    run_id: str | None,
+    display_names: Mapping[Path, str],
+) -> Iterator[tuple[str, str, list[Item]]]:
+    """(file name, its sha256, a batch) for every batch of every file; an empty batch announces each file.
 
     Runs in the reader process: records are parsed, validated and turned into COPY text here.
     """
     for path in files:
+        name = display_names.get(path, str(path))
         try:
             sha256 = _sha256(path)
         except OSError as error:
-            yield path, "", []
-            yield path, "", [Rejection(str(path), "file", None, "read", f"cannot read the file: {error.strerror}")]
+            yield name, "", []
+            yield name, "", [Rejection(name, "file", None, "read", f"cannot read the file: {error.strerror}")]
             continue
-        yield path, sha256, []
+        yield name, sha256, []
         context = RowContext(options.public, creator_id, run_id, sha256)
-        records = reader(path, allow_x=options.allow_x, min_length=options.min_length)
+        records = reader(path, allow_x=options.allow_x, min_length=options.min_length, display_name=name)
         prepared = (item if isinstance(item, Rejection) else prepare(item, context) for item in records)
         for batch in _batches(prepared, options.batch_size):
-            yield path, sha256, batch
+            yield name, sha256, batch
 
 
 def _finish_run(settings: Settings, report: ImportReport, status: JobStatus, message: str | None) -> None:

@@ -300,3 +300,13 @@ def test_the_json_summary_and_the_runs_listing_tell_what_an_import_did(database_
         4,
     )
     assert run["files"][0]["path"] == str(path) and len(run["files"][0]["sha256"]) == 64
+
+
+def test_a_file_piped_on_stdin_imports_under_the_name_stdin(database_url: URL, engine: Engine) -> None:
+    url = database_url.render_as_string(hide_password=False)
+    piped = (FIXTURES / "legacy_request.json").read_text()
+    result = CliRunner().invoke(app, ["--database-url", url, "import", "legacy-json", "-"], input=piped)
+    dispose_all()
+    assert result.exit_code == 0, result.output
+    assert "<stdin>: 4 inserted" in result.stdout
+    assert _rows(engine, "SELECT DISTINCT metadata->'import'->>'file' FROM antibody_sequences") == [("<stdin>",)]
