@@ -101,3 +101,12 @@ class RecordsRejected(AbdbError):
 
 
 EXIT_CODES[8] = "an import rejected records or found conflicts (the rest was loaded)"
+
+
+class JobsFailed(AbdbError):
+    """Annotation finished, but some jobs ended FAILED (each with its error message)."""
+
+    exit_code = 9
+
+
+EXIT_CODES[9] = "annotation finished but some jobs FAILED (see `abdb jobs --status FAILED`)"

@@ -28,6 +28,7 @@ from abdb.db.connect import translate_db_error
 from abdb.db.session import session_factory
 from abdb.errors import AbdbError, DatabaseError, DatabaseUnreachable
 from abdb.repositories import (
+    AnnotationRepository,
     AntibodyChainRepository,
     AntibodyDomainRepository,
     AntibodySequenceRepository,
@@ -69,6 +70,7 @@ class UnitOfWork:
         self.jobs = ProcessingJobRepository(self._session)
         self.bulk = BulkLoader(self._session)
         self.import_runs = ImportRunRepository(self._session)
+        self.annotations = AnnotationRepository(self._session)
         return self
 
     def __exit__(

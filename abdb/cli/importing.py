@@ -13,8 +13,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from abdb.cli.annotating import render_annotation, run_annotation
 from abdb.cli.context import settings_of, stderr, stdout
 from abdb.errors import RecordsRejected
+from abdb.services.annotation import AnnotateOptions
 from abdb.services.import_history import recent_runs
 from abdb.services.importer import ImportOptions, ImportReport, InputFormat, import_files
 
@@ -65,6 +67,9 @@ def _register(input_format: InputFormat, help_text: str) -> None:
         created_by: Annotated[str | None, typer.Option("--created-by", help="Email of the importing user.")] = None,
         allow_x: Annotated[bool, typer.Option("--allow-x", help="Accept X (unknown residue).")] = False,
         min_length: Annotated[int, typer.Option("--min-length", help="Shortest chain accepted.")] = 20,
+        annotate_after: Annotated[
+            bool, typer.Option("--annotate", help="Run `abdb annotate` (IMGT, one worker) right after the import.")
+        ] = False,
     ) -> None:
         options = ImportOptions(
             allow_x=allow_x,
@@ -89,6 +94,9 @@ def _register(input_format: InputFormat, help_text: str) -> None:
                 for rejection in report.rejections:
                     handle.write(json.dumps(rejection.as_dict()) + "\n")
         _render(report, as_json, quiet)
+        if annotate_after and not dry_run:
+            annotated = run_annotation(settings_of(ctx), AnnotateOptions(), show=not quiet and not as_json)
+            render_annotation(annotated, as_json)
         if not report.clean:
             raise RecordsRejected(
                 f"{len(report.rejections)} record(s) rejected or in conflict; the others were "

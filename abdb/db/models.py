@@ -151,6 +151,9 @@ class AntibodyDomain(IdMixin, TimestampMixin, Base):
     start_position: Mapped[int] = mapped_column(Integer, nullable=False)
     end_position: Mapped[int] = mapped_column(Integer, nullable=False)
     confidence_score: Mapped[Decimal | None] = mapped_column(CONFIDENCE)
+    # The numbering engine's positions, [[number, insertion code, residue], ...] in sequence order, so that
+    # regions can be recomputed under another border table without rerunning the engine.
+    numbering: Mapped[list[list[Any]] | None] = mapped_column(JSONB)
 
     chain: Mapped[AntibodyChain] = relationship(back_populates="domains")
     regions: Mapped[list[AntibodyRegion]] = relationship(

@@ -1,5 +1,6 @@
 """Repositories: one per aggregate, the only home of queries."""
 
+from abdb.repositories.annotations import AnnotationRepository
 from abdb.repositories.base import BaseRepository, Page
 from abdb.repositories.bulk import BulkLoader
 from abdb.repositories.chains import AntibodyChainRepository, AntibodyDomainRepository
@@ -9,6 +10,7 @@ from abdb.repositories.sequences import AntibodySequenceRepository
 from abdb.repositories.users import UserRepository
 
 __all__ = [
+    "AnnotationRepository",
     "AntibodyChainRepository",
     "AntibodyDomainRepository",
     "AntibodySequenceRepository",

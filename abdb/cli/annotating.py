@@ -1,0 +1,155 @@
+"""``abdb annotate`` and ``abdb jobs``: number chains as processing jobs, and look after the queue."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from abdb.cli.context import settings_of, stderr, stdout
+from abdb.config import Settings
+from abdb.domain.vocabulary import JobStatus
+from abdb.errors import JobsFailed
+from abdb.services.annotation import AnnotateOptions, AnnotateReport, annotate
+from abdb.services.jobs import cancel_jobs, job_overview, retry_jobs
+
+jobs_app = typer.Typer(
+    help="The processing-job queue: list jobs by status, retry failed or stuck ones, cancel pending ones.",
+    invoke_without_command=True,
+)
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+def annotate_command(
+    ctx: typer.Context,
+    scheme: Annotated[str, typer.Option("--scheme", help="Comma-separated schemes: imgt, kabat, chothia.")] = "imgt",
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes sharing the queue.")] = 1,
+    limit: Annotated[int | None, typer.Option("--limit", help="Annotate at most this many jobs.")] = None,
+    species: Annotated[
+        str,
+        typer.Option(
+            "--species",
+            help="Species whose models may number a chain (ANARCI falls back to all when none fits).",
+        ),
+    ] = "human,mouse",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Jobs per claim and transaction.")] = 50,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Number the chains of pending ANNOTATION jobs with ANARCI (in-process HMMER): variable domains, FR/CDR
+    regions, germline genes and species. Workers claim jobs with FOR UPDATE SKIP LOCKED, so several
+    `abdb annotate` commands can run at once. Re-annotating replaces, never duplicates. Exit 9 when jobs
+    FAILED (chains that are not antibodies, for instance).
+
+    Example: abdb annotate --scheme imgt,kabat,chothia --workers 2
+    """
+    options = AnnotateOptions(
+        schemes=_names(scheme), species=_names(species), workers=workers, limit=limit, batch_size=batch_size
+    )
+    report = run_annotation(settings_of(ctx), options, show=not quiet and not as_json)
+    render_annotation(report, as_json)
+    if report.failed:
+        raise JobsFailed(
+            f"{report.failed} job(s) FAILED; {report.completed} completed",
+            hint="abdb jobs --status FAILED shows why; abdb jobs retry re-queues them",
+        )
+
+
+def run_annotation(settings: Settings, options: AnnotateOptions, show: bool) -> AnnotateReport:
+    with Progress(
+        TextColumn("annotating"),
+        BarColumn(),
+        TextColumn("{task.completed:,} jobs"),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not (show and sys.stderr.isatty()),
+    ) as progress:
+        task = progress.add_task("annotate", total=None)
+        return annotate(settings, options, lambda count: progress.advance(task, count))
+
+
+def render_annotation(report: AnnotateReport, as_json: bool) -> None:
+    if as_json:
+        stdout.print_json(json.dumps({**asdict(report), "chains_per_second": round(report.chains_per_second, 1)}))
+        return
+    for job_id, message in report.failures[:10]:
+        stderr.print(f"job {job_id} FAILED: {message}", markup=False)
+    stdout.print(
+        f"annotated {report.completed} job(s), {report.failed} failed; {report.chains} chains in "
+        f"{report.seconds:.2f} s ({report.chains_per_second:,.0f} chains/s, {report.workers} worker(s))",
+        markup=False,
+    )
+
+
+@jobs_app.callback()
+def jobs(
+    ctx: typer.Context,
+    status: Annotated[JobStatus | None, typer.Option("--status", help="Only jobs with this status.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many recent jobs to list.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print counts and jobs as JSON.")] = False,
+) -> None:
+    """Counts of jobs per type and status, and the most recent FAILED jobs with their errors (or those of
+    --status)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    overview = job_overview(settings_of(ctx), status or JobStatus.FAILED, limit)
+    if as_json:
+        stdout.print_json(json.dumps(asdict(overview), default=str))
+        return
+    counts = Table("type", "status", "jobs")
+    for job_type, job_status, count in overview.counts:
+        counts.add_row(job_type, job_status, f"{count:,}")
+    stdout.print(counts)
+    if not overview.recent:
+        return
+    recent = Table(title=f"most recent {(status or JobStatus.FAILED).value} jobs")
+    recent.add_column("id", no_wrap=True)
+    recent.add_column("completed", no_wrap=True)
+    recent.add_column("error")
+    for job in overview.recent:
+        recent.add_row(
+            str(job.id),
+            job.completed_at.strftime("%Y-%m-%d %H:%M:%S") if job.completed_at else "",
+            job.error_message or "",
+        )
+    stdout.print(recent)
+
+
+@jobs_app.command()
+def retry(
+    ctx: typer.Context,
+    running_for: Annotated[
+        int,
+        typer.Option(
+            "--running-for", help="Also re-queue RUNNING jobs started more than this many minutes ago (0: none)."
+        ),
+    ] = 30,
+    failed: Annotated[bool, typer.Option("--failed/--no-failed", help="Re-queue FAILED jobs.")] = True,
+) -> None:
+    """Put FAILED jobs, and RUNNING jobs whose worker died (older than --running-for), back to PENDING.
+
+    Example: abdb jobs retry --running-for 10
+    """
+    count = retry_jobs(
+        settings_of(ctx), failed=failed, running_for=timedelta(minutes=running_for) if running_for else None
+    )
+    stdout.print(f"{count} job(s) re-queued as PENDING", markup=False)
+
+
+@jobs_app.command()
+def cancel(ctx: typer.Context) -> None:
+    """Cancel every PENDING annotation job (retry does not bring cancelled jobs back).
+
+    Example: abdb jobs cancel
+    """
+    count = cancel_jobs(settings_of(ctx))
+    stdout.print(f"{count} pending job(s) cancelled", markup=False)

@@ -1,0 +1,154 @@
+"""Annotation writes: claim jobs, replace a chain's domains/regions/features for a scheme, finish jobs.
+
+Set-based Core statements: an annotation batch writes a few thousand small rows, and the ORM's
+per-object bookkeeping would cost more than the numbering itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from abdb.db.models import (
+    AntibodyChain,
+    AntibodyDomain,
+    AntibodyRegion,
+    ExternalToolResult,
+    ProcessingJob,
+    SequenceFeature,
+)
+from abdb.domain.vocabulary import JobStatus, JobType
+
+
+class AnnotationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim(self, job_type: JobType, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Mark up to ``limit`` pending jobs RUNNING and return (job id, sequence id) pairs.
+
+        ``FOR UPDATE SKIP LOCKED``: concurrent workers never receive the same job.
+        """
+        rows = self.session.execute(
+            text(
+                "UPDATE processing_jobs SET status = 'RUNNING', started_at = now(), completed_at = NULL, "
+                "error_message = NULL WHERE id IN (SELECT id FROM processing_jobs WHERE status = 'PENDING' "
+                "AND job_type = :job_type ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+                "RETURNING id, sequence_id"
+            ),
+            {"job_type": job_type.value, "limit": limit},
+        ).all()
+        return sorted((row[0], row[1]) for row in rows)
+
+    def chains_of(self, sequence_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]]:
+        rows = self.session.execute(
+            select(AntibodyChain.antibody_sequence_id, AntibodyChain.id, AntibodyChain.name, AntibodyChain.sequence)
+            .where(AntibodyChain.antibody_sequence_id.in_(sequence_ids))
+            .order_by(AntibodyChain.id)
+        ).all()
+        found: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = {sequence_id: [] for sequence_id in sequence_ids}
+        for sequence_id, chain_id, name, sequence in rows:
+            found[sequence_id].append((chain_id, name, sequence))
+        return found
+
+    def replace_domains(
+        self,
+        chain_ids: Iterable[uuid.UUID],
+        schemes: Iterable[str],
+        domains: list[dict[str, Any]],
+        regions: list[dict[str, Any]],
+    ) -> None:
+        """Delete the chains' domains of these schemes (their regions go by cascade), then insert the new ones."""
+        self.session.execute(
+            delete(AntibodyDomain).where(
+                AntibodyDomain.chain_id.in_(list(chain_ids)), AntibodyDomain.numbering_scheme.in_(list(schemes))
+            )
+        )
+        if domains:
+            self.session.execute(insert(AntibodyDomain), domains)
+        if regions:
+            self.session.execute(insert(AntibodyRegion), regions)
+
+    def replace_features(self, chain_ids: Iterable[uuid.UUID], source: str, features: list[dict[str, Any]]) -> None:
+        self.session.execute(
+            delete(SequenceFeature).where(
+                SequenceFeature.chain_id.in_(list(chain_ids)), SequenceFeature.source == source
+            )
+        )
+        if features:
+            self.session.execute(insert(SequenceFeature), features)
+
+    def set_chain_types(self, changes: list[dict[str, Any]]) -> None:
+        for change in changes:
+            self.session.execute(
+                update(AntibodyChain)
+                .where(AntibodyChain.id == change["id"])
+                .values(chain_type=change["chain_type"], locus=change["locus"])
+            )
+
+    def finish(
+        self,
+        job_id: uuid.UUID,
+        status: JobStatus,
+        output_data: dict[str, Any] | None,
+        error_message: str | None,
+    ) -> None:
+        self.session.execute(
+            update(ProcessingJob)
+            .where(ProcessingJob.id == job_id, ProcessingJob.status == JobStatus.RUNNING)
+            .values(
+                status=status,
+                output_data=output_data,
+                error_message=error_message,
+                completed_at=func.greatest(func.now(), ProcessingJob.started_at),
+            )
+        )
+
+    def add_tool_results(self, results: list[dict[str, Any]]) -> None:
+        if results:
+            self.session.execute(insert(ExternalToolResult), results)
+
+    def requeue(self, job_type: JobType, *, failed: bool, running_for: dt.timedelta | None) -> int:
+        """FAILED jobs, and RUNNING ones started longer ago than ``running_for``, back to PENDING."""
+        conditions = []
+        if failed:
+            conditions.append(ProcessingJob.status == JobStatus.FAILED)
+        if running_for is not None:
+            conditions.append(
+                (ProcessingJob.status == JobStatus.RUNNING) & (ProcessingJob.started_at < func.now() - running_for)
+            )
+        if not conditions:
+            return 0
+        result = self.session.execute(
+            update(ProcessingJob)
+            .where(ProcessingJob.job_type == job_type, or_(*conditions))
+            .values(status=JobStatus.PENDING, started_at=None, completed_at=None, error_message=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def cancel_pending(self, job_type: JobType) -> int:
+        result = self.session.execute(
+            update(ProcessingJob)
+            .where(ProcessingJob.job_type == job_type, ProcessingJob.status == JobStatus.PENDING)
+            .values(status=JobStatus.CANCELLED, started_at=func.now(), completed_at=func.now())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def status_counts(self) -> list[tuple[str, str, int]]:
+        rows = self.session.execute(
+            select(ProcessingJob.job_type, ProcessingJob.status, func.count())
+            .group_by(ProcessingJob.job_type, ProcessingJob.status)
+            .order_by(ProcessingJob.job_type, ProcessingJob.status)
+        ).all()
+        return [(str(job_type), str(status), int(count)) for job_type, status, count in rows]
+
+    def recent(self, status: JobStatus | None, limit: int) -> list[ProcessingJob]:
+        query = select(ProcessingJob).order_by(ProcessingJob.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(ProcessingJob.status == status)
+        return list(self.session.scalars(query))

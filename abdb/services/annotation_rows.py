@@ -1,0 +1,159 @@
+"""From an engine's numbering of one chain to the rows that describe it: domains, regions, features."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from abdb.db.base import new_id
+from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme
+from abdb.numbering.engine import ChainNumbering, NumberedDomain
+from abdb.numbering.regions import regions_of
+
+# ANARCI's letters: here L is lambda (unlike legacy files, where L could be any light chain).
+LETTERS: dict[str, tuple[ChainType, Locus]] = {
+    "H": (ChainType.HEAVY, Locus.IGH),
+    "K": (ChainType.LIGHT, Locus.IGK),
+    "L": (ChainType.LIGHT, Locus.IGL),
+    "A": (ChainType.LIGHT, Locus.TRA),
+    "G": (ChainType.LIGHT, Locus.TRG),
+    "B": (ChainType.HEAVY, Locus.TRB),
+    "D": (ChainType.HEAVY, Locus.TRD),
+}
+
+
+@dataclass
+class ChainRows:
+    domains: list[dict[str, Any]] = field(default_factory=list)
+    regions: list[dict[str, Any]] = field(default_factory=list)
+    features: list[dict[str, Any]] = field(default_factory=list)
+    chain_type: dict[str, Any] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def chain_rows(
+    sequence_id: uuid.UUID, chain_id: uuid.UUID, sequence: str, numbering: ChainNumbering, source: str
+) -> ChainRows:
+    """Rows for one chain under every scheme numbered; ``error`` says why a chain could not be numbered."""
+    rows = ChainRows()
+    first_scheme = next(iter(numbering.domains), None)
+    found = numbering.domains.get(first_scheme, ()) if first_scheme else ()
+    if not found:
+        rows.error = f"no antibody variable domain found in {len(sequence)} residues" + (
+            " (too short to hold one)" if len(sequence) < 70 else ""
+        )
+        return rows
+    for scheme, domains in numbering.domains.items():
+        previous_end: int | None = None
+        for domain in domains:
+            if len(domain.numbering) != domain.end - domain.start + 1:
+                rows.error = f"the {scheme} numbering does not cover its domain contiguously"
+                return rows
+            if previous_end is not None and domain.start > previous_end + 1:
+                rows.domains.append(_linker(chain_id, scheme, sequence, previous_end + 1, domain.start - 1))
+            _add_variable(rows, chain_id, scheme, sequence, domain)
+            previous_end = domain.end
+    rows.features = _features(sequence_id, chain_id, found, source)
+    letters = [domain.chain_letter for domain in found]
+    chain_type, locus = (ChainType.SINGLE_CHAIN, None) if len(found) >= 2 else LETTERS[letters[0]]
+    rows.chain_type = {"id": chain_id, "chain_type": chain_type, "locus": locus}
+    rows.summary = {
+        "domains": len(found),
+        "chain_letters": letters,
+        "species": [domain.species for domain in found],
+        "spans": [[domain.start + 1, domain.end + 1] for domain in found],
+    }
+    return rows
+
+
+def _linker(chain_id: uuid.UUID, scheme: str, sequence: str, start: int, end: int) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "chain_id": chain_id,
+        "domain_type": DomainType.LINKER,
+        "numbering_scheme": NumberingScheme(scheme.upper()),
+        "sequence": sequence[start : end + 1],
+        "start_position": start + 1,
+        "end_position": end + 1,
+        "numbering": None,
+    }
+
+
+def _add_variable(rows: ChainRows, chain_id: uuid.UUID, scheme: str, sequence: str, domain: NumberedDomain) -> None:
+    domain_id = new_id()
+    rows.domains.append(
+        {
+            "id": domain_id,
+            "chain_id": chain_id,
+            "domain_type": DomainType.VARIABLE,
+            "numbering_scheme": NumberingScheme(scheme.upper()),
+            "sequence": sequence[domain.start : domain.end + 1],
+            "start_position": domain.start + 1,
+            "end_position": domain.end + 1,
+            "numbering": [list(residue) for residue in domain.numbering],
+        }
+    )
+    for span in regions_of(domain.numbering, scheme, domain.chain_letter):
+        rows.regions.append(
+            {
+                "id": new_id(),
+                "domain_id": domain_id,
+                "region_type": span.region_type,
+                "sequence": span.sequence,
+                "start_position": domain.start + span.first + 1,
+                "end_position": domain.start + span.last + 1,
+            }
+        )
+
+
+def _features(
+    sequence_id: uuid.UUID, chain_id: uuid.UUID, domains: tuple[NumberedDomain, ...], source: str
+) -> list[dict[str, Any]]:
+    features = []
+    for index, domain in enumerate(domains):
+        span = {"start_position": domain.start + 1, "end_position": domain.end + 1}
+        common = {"sequence_id": sequence_id, "chain_id": chain_id, "source": source, **span}
+        species = domain.v_gene[0] if domain.v_gene else domain.species
+        features.append(
+            {
+                "id": new_id(),
+                **common,
+                "feature_type": FeatureType.SPECIES,
+                "name": "species",
+                "value": species,
+                "confidence_score": None,
+                "meta": {"domain": index, "hmm_species": domain.species},
+            }
+        )
+        for segment, gene in (("V", domain.v_gene), ("J", domain.j_gene)):
+            if gene is None:
+                continue
+            gene_species, allele, identity = gene
+            confidence = Decimal(str(round(identity, 3)))
+            meta = {"domain": index, "species": gene_species}
+            features.append(
+                {
+                    "id": new_id(),
+                    **common,
+                    "feature_type": FeatureType.GENE,
+                    "name": f"{segment} gene",
+                    "value": allele.split("*", 1)[0],
+                    "confidence_score": confidence,
+                    "meta": meta,
+                }
+            )
+            features.append(
+                {
+                    "id": new_id(),
+                    **common,
+                    "feature_type": FeatureType.ALLELE,
+                    "name": f"{segment} allele",
+                    "value": allele,
+                    "confidence_score": confidence,
+                    "meta": meta,
+                }
+            )
+    return features

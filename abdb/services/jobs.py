@@ -1,0 +1,61 @@
+"""The processing-job queue seen from the command line: overview, retry, cancel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from abdb.config import Settings
+from abdb.domain.vocabulary import JobStatus, JobType
+from abdb.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    id: uuid.UUID
+    sequence_id: uuid.UUID
+    job_type: str
+    status: str
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class JobOverview:
+    counts: list[tuple[str, str, int]]  # (job type, status, count)
+    recent: list[JobSummary]
+
+
+def job_overview(settings: Settings, status: JobStatus | None = None, limit: int = 20) -> JobOverview:
+    with UnitOfWork(settings) as uow:
+        recent = [
+            JobSummary(
+                job.id,
+                job.sequence_id,
+                job.job_type.value,
+                job.status.value,
+                job.started_at,
+                job.completed_at,
+                job.error_message,
+            )
+            for job in uow.annotations.recent(status, limit)
+        ]
+        return JobOverview(uow.annotations.status_counts(), recent)
+
+
+def retry_jobs(settings: Settings, *, failed: bool = True, running_for: dt.timedelta | None = None) -> int:
+    """Re-queue FAILED jobs and (with ``running_for``) RUNNING ones older than that: a worker died on them."""
+    with UnitOfWork(settings) as uow:
+        count = uow.annotations.requeue(JobType.ANNOTATION, failed=failed, running_for=running_for)
+        uow.commit()
+        return count
+
+
+def cancel_jobs(settings: Settings) -> int:
+    """Cancel every PENDING annotation job."""
+    with UnitOfWork(settings) as uow:
+        count = uow.annotations.cancel_pending(JobType.ANNOTATION)
+        uow.commit()
+        return count

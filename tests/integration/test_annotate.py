@@ -1,0 +1,241 @@
+"""`abdb annotate` against real PostgreSQL: exact regions per scheme, jobs, workers, idempotency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import URL
+from typer.testing import CliRunner
+
+from abdb.cli.app import app
+from abdb.config import Settings
+from abdb.db.session import dispose_all
+from abdb.domain.vocabulary import JobType
+from abdb.services.annotation import AnnotateOptions, annotate
+from abdb.services.importer import ImportOptions, import_fasta
+from abdb.services.jobs import cancel_jobs, retry_jobs
+from abdb.unit_of_work import UnitOfWork
+from benchmarks.synthetic import generate_antibodies
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+CHAINS = FIXTURES / "annotate_chains.fasta"
+ALL_SCHEMES = AnnotateOptions(schemes=("imgt", "kabat", "chothia"))
+
+
+@pytest.fixture
+def loaded(settings: Settings) -> Iterator[Settings]:
+    import_fasta(settings, [CHAINS], ImportOptions())
+    yield settings
+    dispose_all()
+
+
+def _rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql), params)]
+
+
+def _cdrs(engine: Engine, sequence: str, chain: str, scheme: str) -> list[tuple[Any, ...]]:
+    return _rows(
+        engine,
+        "SELECT r.region_type, r.sequence, r.start_position, r.end_position FROM antibody_regions r "
+        "JOIN antibody_domains d ON d.id = r.domain_id JOIN antibody_chains c ON c.id = d.chain_id "
+        "JOIN antibody_sequences s ON s.id = c.antibody_sequence_id WHERE s.name = :s AND c.name = :c "
+        "AND d.numbering_scheme = :scheme AND r.region_type LIKE 'CDR%' ORDER BY r.start_position",
+        s=sequence,
+        c=chain,
+        scheme=scheme,
+    )
+
+
+def _table_counts(engine: Engine) -> tuple[int, ...]:
+    tables = ("antibody_domains", "antibody_regions", "sequence_features", "external_tool_results")
+    return tuple(_rows(engine, f"SELECT count(*) FROM {t}")[0][0] for t in tables)
+
+
+def test_real_antibodies_get_their_cdrs_under_imgt_kabat_and_chothia(loaded: Settings, engine: Engine) -> None:
+    report = annotate(loaded, ALL_SCHEMES)
+    assert (report.completed, report.failed) == (3, 2)
+    assert _cdrs(engine, "abituzumab", "heavy", "IMGT") == [
+        ("CDR1", "GYTFSSFW", 26, 33),
+        ("CDR2", "INPRSGYT", 51, 58),
+        ("CDR3", "ASFLGRGAMDY", 97, 107),
+    ]
+    assert _cdrs(engine, "abituzumab", "heavy", "KABAT") == [
+        ("CDR1", "SFWMH", 31, 35),
+        ("CDR2", "YINPRSGYTEYNEIFRD", 50, 66),
+        ("CDR3", "FLGRGAMDY", 99, 107),
+    ]
+    assert _cdrs(engine, "abituzumab", "heavy", "CHOTHIA") == [
+        ("CDR1", "GYTFSSF", 26, 32),
+        ("CDR2", "NPRSGY", 52, 57),
+        ("CDR3", "FLGRGAMDY", 99, 107),
+    ]
+    assert _cdrs(engine, "abituzumab", "light", "IMGT") == [
+        ("CDR1", "QDISNY", 27, 32),
+        ("CDR2", "YTS", 50, 52),
+        ("CDR3", "QQGNTFPYT", 89, 97),
+    ]
+    assert _cdrs(engine, "abituzumab", "light", "KABAT") == [
+        ("CDR1", "RASQDISNYLA", 24, 34),
+        ("CDR2", "YTSKIHS", 50, 56),
+        ("CDR3", "QQGNTFPYT", 89, 97),
+    ]
+    assert _cdrs(engine, "vhh", "heavy", "IMGT") == [
+        ("CDR1", "GRTFSYNP", 26, 33),
+        ("CDR2", "ISRTGGST", 51, 58),
+        ("CDR3", "AAAGVRAEDGRVRTLPSEYTF", 97, 117),
+    ]
+    # every region is the chain's substring, and the seven regions tile their variable domain
+    assert _rows(
+        engine,
+        "SELECT count(*) FROM antibody_regions r JOIN antibody_domains d ON d.id = r.domain_id "
+        "JOIN antibody_chains c ON c.id = d.chain_id "
+        "WHERE substr(c.sequence, r.start_position, r.end_position - r.start_position + 1) <> r.sequence",
+    ) == [(0,)]
+    assert _rows(
+        engine,
+        "SELECT count(*) FROM antibody_domains d WHERE d.domain_type = 'VARIABLE' AND d.sequence <> "
+        "(SELECT string_agg(r.sequence, '' ORDER BY r.start_position) FROM antibody_regions r "
+        "WHERE r.domain_id = d.id)",
+    ) == [(0,)]
+
+
+def test_an_scfv_gets_two_variable_domains_a_linker_and_becomes_single_chain(loaded: Settings, engine: Engine) -> None:
+    annotate(loaded, AnnotateOptions())
+    assert _rows(
+        engine,
+        "SELECT d.domain_type, d.start_position, d.end_position, c.chain_type, c.locus FROM antibody_domains d "
+        "JOIN antibody_chains c ON c.id = d.chain_id WHERE c.name = 'scfv' ORDER BY d.start_position",
+    ) == [
+        ("VARIABLE", 1, 111, "SINGLE_CHAIN", None),
+        ("LINKER", 112, 126, "SINGLE_CHAIN", None),
+        ("VARIABLE", 127, 243, "SINGLE_CHAIN", None),
+    ]
+    assert _cdrs(engine, "polatuzumab_scfv", "scfv", "IMGT")[-1] == ("CDR3", "TRRVPIRLDY", 223, 232)
+
+
+def test_germline_and_species_become_anarci_features_and_the_chain_type_is_set(
+    loaded: Settings, engine: Engine
+) -> None:
+    annotate(loaded, AnnotateOptions())
+    features = _rows(
+        engine,
+        "SELECT f.feature_type, f.name, f.value, f.confidence_score, f.start_position, f.end_position, f.source "
+        "FROM sequence_features f JOIN antibody_chains c ON c.id = f.chain_id JOIN antibody_sequences s "
+        "ON s.id = f.sequence_id WHERE s.name = 'abituzumab' AND c.name = 'light' ORDER BY f.feature_type, f.name",
+    )
+    assert [(t, n, v, float(c) if c is not None else None, a, b, src) for t, n, v, c, a, b, src in features] == [
+        ("ALLELE", "J allele", "IGKJ1*01", 0.917, 1, 107, "ANARCI"),
+        ("ALLELE", "V allele", "IGKV1-33*01", 0.88, 1, 107, "ANARCI"),
+        ("GENE", "J gene", "IGKJ1", 0.917, 1, 107, "ANARCI"),
+        ("GENE", "V gene", "IGKV1-33", 0.88, 1, 107, "ANARCI"),
+        ("SPECIES", "species", "human", None, 1, 107, "ANARCI"),
+    ]
+    assert _rows(engine, "SELECT chain_type, locus FROM antibody_chains WHERE name = 'light'") == [("LIGHT", "IGK")]
+    numbering = _rows(
+        engine,
+        "SELECT d.numbering->0, d.numbering->-1, jsonb_array_length(d.numbering), "
+        "d.end_position - d.start_position + 1 FROM antibody_domains d "
+        "JOIN antibody_chains c ON c.id = d.chain_id WHERE c.name = 'light'",
+    )
+    assert numbering == [([1, "", "D"], [127, "", "K"], 107, 107)]
+
+
+def test_chains_that_cannot_be_numbered_fail_their_job_with_the_reason_and_a_tool_result(
+    loaded: Settings, engine: Engine
+) -> None:
+    annotate(loaded, AnnotateOptions())
+    failed = _rows(
+        engine,
+        "SELECT s.name, j.error_message, t.success, t.tool_name, t.input_data->'species', "
+        "t.execution_time > interval '0' FROM processing_jobs j JOIN antibody_sequences s ON s.id = j.sequence_id "
+        "JOIN external_tool_results t ON t.job_id = j.id WHERE j.status = 'FAILED' ORDER BY s.name",
+    )
+    assert failed == [
+        (
+            "tag_peptide",
+            "chain: no antibody variable domain found in 24 residues (too short to hold one)",
+            False,
+            "ANARCI",
+            ["human", "mouse"],
+            True,
+        ),
+        (
+            "ubiquitin",
+            "chain: no antibody variable domain found in 76 residues",
+            False,
+            "ANARCI",
+            ["human", "mouse"],
+            True,
+        ),
+    ]
+    assert _rows(engine, "SELECT count(*) FROM processing_jobs WHERE completed_at IS NULL") == [(0,)]
+
+
+def test_annotating_again_replaces_and_never_duplicates(loaded: Settings, engine: Engine) -> None:
+    annotate(loaded, ALL_SCHEMES)
+    first = _table_counts(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE processing_jobs SET status = 'PENDING', started_at = NULL, completed_at = NULL")
+        )
+    annotate(loaded, ALL_SCHEMES)
+    domains, regions, features, results = _table_counts(engine)
+    assert (domains, regions, features) == first[:3]
+    assert results == 2 * first[3]  # one tool result per run of each job
+
+
+def test_two_workers_share_200_jobs_and_do_each_exactly_once(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    fasta = tmp_path / "many.fasta"
+    fasta.write_text("".join(f">{a.name}|heavy\n{a.heavy.sequence}\n" for a in generate_antibodies(200, seed=3)))
+    import_fasta(settings, [fasta], ImportOptions())
+    dispose_all()
+    report = annotate(settings, AnnotateOptions(workers=2, batch_size=10))
+    dispose_all()
+    assert (report.completed, report.failed, report.workers) == (200, 0, 2)
+    assert _rows(engine, "SELECT status, count(*) FROM processing_jobs GROUP BY status") == [("COMPLETED", 200)]
+    assert _rows(engine, "SELECT count(*), count(DISTINCT job_id) FROM external_tool_results") == [(200, 200)]
+    assert _rows(engine, "SELECT count(*) FROM antibody_domains") == [(200,)]
+
+
+def test_stuck_and_failed_jobs_can_be_retried_and_pending_ones_cancelled(loaded: Settings, engine: Engine) -> None:
+    with UnitOfWork(loaded) as uow:  # a worker claims two jobs, then dies
+        stuck = uow.annotations.claim(JobType.ANNOTATION, 2)
+        uow.commit()
+    report = annotate(loaded, AnnotateOptions())
+    assert report.jobs == 3
+    assert retry_jobs(loaded, failed=False, running_for=dt.timedelta(hours=1)) == 0
+    assert retry_jobs(loaded, failed=False, running_for=dt.timedelta(0)) == len(stuck)
+    assert retry_jobs(loaded, failed=True) == 2
+    assert cancel_jobs(loaded) == 4
+    assert _rows(engine, "SELECT status, count(*) FROM processing_jobs GROUP BY status ORDER BY 1") == [
+        ("CANCELLED", 4),
+        ("COMPLETED", 1),
+    ]
+
+
+def test_the_command_exits_9_when_jobs_failed_and_lists_them(loaded: Settings, database_url: URL) -> None:
+    url = database_url.render_as_string(hide_password=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["--database-url", url, "annotate", "--scheme", "imgt,kabat"])
+    assert result.exit_code == 9, result.output
+    assert "annotated 3 job(s), 2 failed" in result.stdout
+    listed = runner.invoke(app, ["--database-url", url, "jobs", "--json"])
+    dispose_all()
+    assert listed.exit_code == 0
+    overview = json.loads(listed.stdout)
+    assert ["ANNOTATION", "FAILED", 2] in overview["counts"]
+    assert {job["error_message"] for job in overview["recent"]} == {
+        "chain: no antibody variable domain found in 76 residues",
+        "chain: no antibody variable domain found in 24 residues (too short to hold one)",
+    }
+    bad = runner.invoke(app, ["--database-url", url, "annotate", "--scheme", "martin"])
+    assert bad.exit_code == 2 and "choose from imgt, kabat, chothia" in bad.output
