@@ -15,7 +15,7 @@ from rich.table import Table
 
 from abdb.cli.annotating import render_annotation, run_annotation
 from abdb.cli.context import settings_of, stderr, stdout
-from abdb.errors import RecordsRejected
+from abdb.errors import JobsFailed, RecordsRejected
 from abdb.services.annotation import AnnotateOptions
 from abdb.services.import_history import recent_runs
 from abdb.services.importer import ImportOptions, ImportReport, InputFormat, import_files
@@ -94,9 +94,15 @@ def _register(input_format: InputFormat, help_text: str) -> None:
                 for rejection in report.rejections:
                     handle.write(json.dumps(rejection.as_dict()) + "\n")
         _render(report, as_json, quiet)
+        annotated = None
         if annotate_after and not dry_run:
             annotated = run_annotation(settings_of(ctx), AnnotateOptions(), show=not quiet and not as_json)
             render_annotation(annotated, as_json)
+        if report.clean and annotated is not None and annotated.failed:
+            raise JobsFailed(
+                f"imported cleanly, but {annotated.failed} annotation job(s) FAILED",
+                hint="abdb jobs --status FAILED shows why",
+            )
         if not report.clean:
             raise RecordsRejected(
                 f"{len(report.rejections)} record(s) rejected or in conflict; the others were "

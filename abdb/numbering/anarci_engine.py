@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyhmmer
 from pyhmmer.easel import Alphabet, TextSequence
 from pyhmmer.plan7 import HMM, HMMFile
@@ -81,6 +82,7 @@ class AnarciEngine:
         self.anarci = _anarci_module()
         self.alphabet = Alphabet.amino()
         self.version = f"anarci {metadata.version('anarci')}, pyhmmer {metadata.version('pyhmmer')}"
+        _hmms()  # load the models now, not inside the first job's timing
 
     # -- the NumberingEngine interface -------------------------------------------------------------------
     def number(self, sequences: Sequence[str], settings: EngineSettings) -> list[ChainNumbering]:
@@ -242,25 +244,51 @@ def _hsp(hit: Any, domain: Any) -> _Hsp:
     )
 
 
+@dataclass(frozen=True)
+class _GermlineTable:
+    """Germlines of one segment as a matrix: identity to a query is a vectorised comparison."""
+
+    names: list[tuple[str, str]]  # (species, gene), in ANARCI's iteration order
+    residues: np.ndarray  # (genes, 128) uint8 codes
+    counted: np.ndarray  # (genes, 128) bool: the germline has a residue there (not '-')
+    lengths: np.ndarray  # (genes,) number of counted positions
+
+    @classmethod
+    def build(cls, entries: list[tuple[str, str, str]]) -> _GermlineTable:
+        residues = np.array([list(sequence.encode("ascii")) for _, _, sequence in entries], dtype=np.uint8).reshape(
+            len(entries), 128
+        )
+        counted = residues != ord("-")
+        return cls([(name, gene) for name, gene, _ in entries], residues, counted, counted.sum(axis=1))
+
+    def best(self, state: np.ndarray) -> tuple[tuple[str, str], float] | None:
+        if not self.names:
+            return None
+        matches = ((self.residues == state) & self.counted).sum(axis=1)
+        identities = np.where(self.lengths > 0, matches / np.maximum(self.lengths, 1), 0.0)
+        index = int(np.argmax(identities))  # the first maximum, as max() over ANARCI's dict
+        return self.names[index], float(identities[index])
+
+
 @cache
-def _germline_tables(
-    chain_type: str, species: tuple[str, ...]
-) -> dict[str, list[tuple[str, str, tuple[tuple[int, str], ...]]]]:
-    """Per segment, [(species, gene, ((position, residue) for every non-gap germline position))]."""
+def _germline_tables(chain_type: str, species: tuple[str, ...]) -> dict[str, _GermlineTable]:
     germlines = _anarci_module().all_germlines
-    tables: dict[str, list[tuple[str, str, tuple[tuple[int, str], ...]]]] = {"V": [], "J": []}
+    tables = {}
     for segment in ("V", "J"):
         by_species = germlines[segment].get(chain_type, {})
-        for name in species or tuple(by_species):
-            for gene, residues in by_species.get(name, {}).items():
-                tables[segment].append((name, gene, tuple((i, r) for i, r in enumerate(residues) if r != "-")))
+        entries = [
+            (name, gene, sequence)
+            for name in (species or tuple(by_species))
+            for gene, sequence in by_species.get(name, {}).items()
+        ]
+        tables[segment] = _GermlineTable.build(entries)
     return tables
 
 
 def germline_assignment(
     state_vector: list[Any], sequence: str, chain_type: str, species: tuple[str, ...]
 ) -> dict[str, Any]:
-    """ANARCI's ``run_germline_assignment`` (same identities, same ties), without its per-position loop."""
+    """ANARCI's ``run_germline_assignment`` (same identities, same ties), vectorised with numpy."""
     genes: dict[str, Any] = {"v_gene": [None, None], "j_gene": [None, None]}
     germlines = _anarci_module().all_germlines
     if chain_type not in germlines["V"]:
@@ -271,25 +299,13 @@ def germline_assignment(
     state_sequence = "".join(
         sequence[states[(i, "m")]].upper() if states.get((i, "m")) is not None else "-" for i in range(1, 129)
     )
-    tables = _germline_tables(chain_type, species)
-    best_v = _best(tables["V"], state_sequence)
+    state = np.frombuffer(state_sequence.encode("ascii"), dtype=np.uint8)
+    best_v = _germline_tables(chain_type, species)["V"].best(state)
     if best_v is None:
         return genes
     genes["v_gene"] = [best_v[0], best_v[1]]
-    v_species = best_v[0][0]
-    j_candidates = [entry for entry in tables["J"] if entry[0] == v_species]
-    best_j = _best(j_candidates, state_sequence)
+    # ANARCI takes the J gene from the V gene's species
+    best_j = _germline_tables(chain_type, (best_v[0][0],))["J"].best(state)
     if best_j is not None:
         genes["j_gene"] = [best_j[0], best_j[1]]
     return genes
-
-
-def _best(
-    candidates: list[tuple[str, str, tuple[tuple[int, str], ...]]], state_sequence: str
-) -> tuple[tuple[str, str], float] | None:
-    best: tuple[tuple[str, str], float] | None = None
-    for name, gene, positions in candidates:
-        identity = sum(state_sequence[i] == r for i, r in positions) / len(positions) if positions else 0
-        if best is None or identity > best[1]:  # first maximum wins, as with max() over ANARCI's dict
-            best = ((name, gene), identity)
-    return best

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from abdb.db.models import (
@@ -23,6 +23,14 @@ from abdb.db.models import (
     SequenceFeature,
 )
 from abdb.domain.vocabulary import JobStatus, JobType
+
+# Core tables: plain executemany, without the ORM's per-row bookkeeping.
+DOMAINS: Table = AntibodyDomain.__table__  # type: ignore[assignment]
+REGIONS: Table = AntibodyRegion.__table__  # type: ignore[assignment]
+FEATURES: Table = SequenceFeature.__table__  # type: ignore[assignment]
+CHAINS: Table = AntibodyChain.__table__  # type: ignore[assignment]
+JOBS: Table = ProcessingJob.__table__  # type: ignore[assignment]
+TOOL_RESULTS: Table = ExternalToolResult.__table__  # type: ignore[assignment]
 
 
 class AnnotationRepository:
@@ -65,53 +73,50 @@ class AnnotationRepository:
     ) -> None:
         """Delete the chains' domains of these schemes (their regions go by cascade), then insert the new ones."""
         self.session.execute(
-            delete(AntibodyDomain).where(
-                AntibodyDomain.chain_id.in_(list(chain_ids)), AntibodyDomain.numbering_scheme.in_(list(schemes))
+            delete(DOMAINS).where(
+                DOMAINS.c.chain_id.in_(list(chain_ids)), DOMAINS.c.numbering_scheme.in_(list(schemes))
             )
         )
         if domains:
-            self.session.execute(insert(AntibodyDomain), domains)
+            self.session.execute(insert(DOMAINS), domains)
         if regions:
-            self.session.execute(insert(AntibodyRegion), regions)
+            self.session.execute(insert(REGIONS), regions)
 
     def replace_features(self, chain_ids: Iterable[uuid.UUID], source: str, features: list[dict[str, Any]]) -> None:
         self.session.execute(
-            delete(SequenceFeature).where(
-                SequenceFeature.chain_id.in_(list(chain_ids)), SequenceFeature.source == source
-            )
+            delete(FEATURES).where(FEATURES.c.chain_id.in_(list(chain_ids)), FEATURES.c.source == source)
         )
         if features:
-            self.session.execute(insert(SequenceFeature), features)
+            self.session.execute(insert(FEATURES), features)
 
     def set_chain_types(self, changes: list[dict[str, Any]]) -> None:
-        for change in changes:
+        """[{chain_id, chain_type, locus}, ...] in one executemany."""
+        if changes:
             self.session.execute(
-                update(AntibodyChain)
-                .where(AntibodyChain.id == change["id"])
-                .values(chain_type=change["chain_type"], locus=change["locus"])
+                update(CHAINS)
+                .where(CHAINS.c.id == bindparam("chain_id"))
+                .values(chain_type=bindparam("chain_type"), locus=bindparam("locus")),
+                changes,
             )
 
-    def finish(
-        self,
-        job_id: uuid.UUID,
-        status: JobStatus,
-        output_data: dict[str, Any] | None,
-        error_message: str | None,
-    ) -> None:
-        self.session.execute(
-            update(ProcessingJob)
-            .where(ProcessingJob.id == job_id, ProcessingJob.status == JobStatus.RUNNING)
-            .values(
-                status=status,
-                output_data=output_data,
-                error_message=error_message,
-                completed_at=func.greatest(func.now(), ProcessingJob.started_at),
+    def finish(self, outcomes: list[dict[str, Any]]) -> None:
+        """[{job_id, status, output_data, error_message}, ...]: RUNNING jobs become COMPLETED or FAILED."""
+        if outcomes:
+            self.session.execute(
+                update(JOBS)
+                .where(JOBS.c.id == bindparam("job_id"), JOBS.c.status == JobStatus.RUNNING.value)
+                .values(
+                    status=bindparam("new_status"),
+                    output_data=bindparam("output_data"),
+                    error_message=bindparam("error_message"),
+                    completed_at=func.greatest(func.now(), JOBS.c.started_at),
+                ),
+                outcomes,
             )
-        )
 
     def add_tool_results(self, results: list[dict[str, Any]]) -> None:
         if results:
-            self.session.execute(insert(ExternalToolResult), results)
+            self.session.execute(insert(TOOL_RESULTS), results)
 
     def requeue(self, job_type: JobType, *, failed: bool, running_for: dt.timedelta | None) -> int:
         """FAILED jobs, and RUNNING ones started longer ago than ``running_for``, back to PENDING."""

@@ -48,6 +48,7 @@ class AnnotateReport:
     chains: int = 0
     seconds: float = 0.0
     engine_seconds: float = 0.0
+    startup_seconds: float = 0.0  # loading the engine (models, germlines), once per worker
     workers: int = 1
     failures: list[tuple[str, str]] = field(default_factory=list)  # (job id, error message), first few
 
@@ -64,6 +65,7 @@ class AnnotateReport:
         self.failed += other.failed
         self.chains += other.chains
         self.engine_seconds += other.engine_seconds
+        self.startup_seconds = max(self.startup_seconds, other.startup_seconds)
         self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
 
 
@@ -96,7 +98,11 @@ def annotate(
     check_options(options)
     started = time.perf_counter()
     if options.workers == 1:
-        report = _work(settings, options, engine or default_engine(), on_progress)
+        loading = time.perf_counter()
+        engine = engine or default_engine()
+        startup = time.perf_counter() - loading
+        report = _work(settings, options, engine, on_progress)
+        report.startup_seconds = startup
     else:
         report = _in_processes(settings, options)
     report.seconds = time.perf_counter() - started
@@ -120,7 +126,12 @@ def _in_processes(settings: Settings, options: AnnotateOptions) -> AnnotateRepor
 
 def _worker(settings: Settings, options: AnnotateOptions) -> AnnotateReport:
     try:
-        return _work(settings, options, default_engine(), None)
+        loading = time.perf_counter()
+        engine = default_engine()
+        startup = time.perf_counter() - loading
+        report = _work(settings, options, engine, None)
+        report.startup_seconds = startup
+        return report
     finally:
         dispose_all()
 
@@ -165,6 +176,7 @@ def _annotate_batch(
         chain_types: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
         numbered_chains: list[uuid.UUID] = []
+        outcomes: list[dict[str, Any]] = []
         for job_id, sequence_id in claimed:
             job_chains = chains[sequence_id]
             started = time.perf_counter()
@@ -194,8 +206,13 @@ def _annotate_batch(
             report.chains += len(job_chains)
             success = not error_details
             message = "; ".join(f"{name}: {reason}" for name, reason in error_details.items()) or None
-            uow.annotations.finish(
-                job_id, JobStatus.COMPLETED if success else JobStatus.FAILED, {"chains": summary}, message
+            outcomes.append(
+                {
+                    "job_id": job_id,
+                    "new_status": JobStatus.COMPLETED if success else JobStatus.FAILED,
+                    "output_data": {"chains": summary},
+                    "error_message": message,
+                }
             )
             results.append(
                 {
@@ -219,4 +236,5 @@ def _annotate_batch(
         uow.annotations.replace_features(numbered_chains, engine.name, all_features)
         uow.annotations.set_chain_types(chain_types)
         uow.annotations.add_tool_results(results)
+        uow.annotations.finish(outcomes)
         uow.commit()

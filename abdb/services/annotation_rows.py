@@ -59,7 +59,7 @@ def chain_rows(
     rows.features = _features(sequence_id, chain_id, found, source)
     letters = [domain.chain_letter for domain in found]
     chain_type, locus = (ChainType.SINGLE_CHAIN, None) if len(found) >= 2 else LETTERS[letters[0]]
-    rows.chain_type = {"id": chain_id, "chain_type": chain_type, "locus": locus}
+    rows.chain_type = {"chain_id": chain_id, "chain_type": chain_type, "locus": locus}
     rows.summary = {
         "domains": len(found),
         "chain_letters": letters,
@@ -125,7 +125,7 @@ def _features(
                 "name": "species",
                 "value": species,
                 "confidence_score": None,
-                "meta": {"domain": index, "hmm_species": domain.species},
+                "metadata": {"domain": index, "hmm_species": domain.species},
             }
         )
         for segment, gene in (("V", domain.v_gene), ("J", domain.j_gene)):
@@ -142,7 +142,7 @@ def _features(
                     "name": f"{segment} gene",
                     "value": allele.split("*", 1)[0],
                     "confidence_score": confidence,
-                    "meta": meta,
+                    "metadata": meta,
                 }
             )
             features.append(
@@ -153,7 +153,7 @@ def _features(
                     "name": f"{segment} allele",
                     "value": allele,
                     "confidence_score": confidence,
-                    "meta": meta,
+                    "metadata": meta,
                 }
             )
     return features

@@ -138,6 +138,9 @@ def test_germline_and_species_become_anarci_features_and_the_chain_type_is_set(
         ("SPECIES", "species", "human", None, 1, 107, "ANARCI"),
     ]
     assert _rows(engine, "SELECT chain_type, locus FROM antibody_chains WHERE name = 'light'") == [("LIGHT", "IGK")]
+    assert _rows(
+        engine, "SELECT DISTINCT metadata->>'species' FROM sequence_features WHERE name = 'V gene' ORDER BY 1"
+    ) == [("human",), ("mouse",)]
     numbering = _rows(
         engine,
         "SELECT d.numbering->0, d.numbering->-1, jsonb_array_length(d.numbering), "
@@ -239,3 +242,12 @@ def test_the_command_exits_9_when_jobs_failed_and_lists_them(loaded: Settings, d
     }
     bad = runner.invoke(app, ["--database-url", url, "annotate", "--scheme", "martin"])
     assert bad.exit_code == 2 and "choose from imgt, kabat, chothia" in bad.output
+
+
+def test_import_with_annotate_numbers_right_away_and_reports_failed_jobs(database_url: URL, engine: Engine) -> None:
+    url = database_url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(app, ["--database-url", url, "import", "fasta", str(CHAINS), "--annotate"])
+    dispose_all()
+    assert result.exit_code == 9, result.output
+    assert "5 inserted" in result.stdout and "annotated 3 job(s), 2 failed" in result.stdout
+    assert _rows(engine, "SELECT count(*) FROM antibody_domains WHERE domain_type = 'VARIABLE'") == [(5,)]

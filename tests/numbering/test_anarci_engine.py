@@ -72,11 +72,21 @@ def test_the_adapter_numbers_exactly_as_anarci_with_hmmscan(
                 detail["species"],
                 detail["germlines"]["v_gene"][0][1],
                 round(detail["germlines"]["v_gene"][1], 12),
+                detail["germlines"]["j_gene"][0][1] if detail["germlines"]["j_gene"][0] else None,
             )
             for (numbering, start, end), detail in zip(reference or [], reference_details or [], strict=True)
         ]
         actual = [
-            (d.numbering, d.start, d.end, d.chain_letter, d.species, d.v_gene[1], round(d.v_gene[2], 12))  # type: ignore[index]
+            (
+                d.numbering,
+                d.start,
+                d.end,
+                d.chain_letter,
+                d.species,
+                d.v_gene[1] if d.v_gene else None,
+                round(d.v_gene[2], 12) if d.v_gene else None,
+                d.j_gene[1] if d.j_gene else None,
+            )
             for d in mine.domains[scheme]
         ]
         assert actual == expected, name

@@ -1,0 +1,114 @@
+"""Annotation throughput with the database, beside the engine's own speed on the same chains, same run.
+
+    .venv/bin/python -m benchmarks.annotate_bench [--antibodies 200] [--scheme imgt]
+
+1. Generates N antibodies (2N full-length chains: the published therapeutics with mutated CDRs, constant
+   regions included) and imports them, which queues N ANNOTATION jobs.
+2. Standalone: the engine alone numbers the same chains, one job's chains per call, as a worker does.
+3. ``abdb annotate --workers 1``, then (jobs re-queued) ``--workers 2``: claim, number, write domains,
+   regions, features, tool results, finish jobs.
+
+Prints chains/s for each and the database overhead of one worker against the standalone engine
+(target: under 20%; and at least 100 chains/s per worker with the default settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from abdb.config import Settings
+from abdb.numbering.anarci_engine import AnarciEngine
+from abdb.numbering.engine import EngineSettings
+from abdb.services.importer import ImportOptions, import_fasta
+from benchmarks.import_bench import fresh_database, server
+from benchmarks.synthetic import generate_antibodies
+
+
+def write_fasta(path: Path, count: int) -> list[tuple[str, str]]:
+    pairs = [(a.heavy.chain, a.light.chain) for a in generate_antibodies(count, seed=5)]
+    with path.open("w") as handle:
+        for index, (heavy, light) in enumerate(pairs):
+            handle.write(f">ab{index:05d}|heavy\n{heavy}\n>ab{index:05d}|light\n{light}\n")
+    return pairs
+
+
+def standalone(pairs: list[tuple[str, str]], scheme: str) -> float:
+    engine = AnarciEngine()
+    settings = EngineSettings(schemes=(scheme,))
+    engine.number([pairs[0][0]], settings)  # load HMMs and germlines outside the timing, as a worker does once
+    started = time.perf_counter()
+    for heavy, light in pairs:
+        engine.number([heavy, light], settings)
+    return 2 * len(pairs) / (time.perf_counter() - started)
+
+
+def run_annotate(url: URL, workers: int, scheme: str) -> dict[str, float]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ABDB_")}
+    command = [sys.executable, "-m", "abdb", "--database-url", url.render_as_string(hide_password=False)]
+    completed = subprocess.run(
+        [*command, "annotate", "--workers", str(workers), "--scheme", scheme, "--json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"annotate failed ({completed.returncode}): {completed.stderr[-2000:]}")
+    report: dict[str, float] = json.loads(completed.stdout)
+    return report
+
+
+def requeue(url: URL) -> None:
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE processing_jobs SET status = 'PENDING', started_at = NULL, completed_at = NULL")
+        )
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--antibodies", type=int, default=200)
+    parser.add_argument("--scheme", default="imgt")
+    arguments = parser.parse_args()
+    with server() as root, tempfile.TemporaryDirectory(prefix="abdb-bench-") as scratch:
+        fasta = Path(scratch) / "chains.fasta"
+        pairs = write_fasta(fasta, arguments.antibodies)
+        url = fresh_database(root, "abdb_bench_annotate")
+        import_fasta(Settings(database_url=url), [fasta], ImportOptions())
+        alone = standalone(pairs, arguments.scheme)
+        one = run_annotate(url, 1, arguments.scheme)
+        requeue(url)
+        two = run_annotate(url, 2, arguments.scheme)
+    chains = 2 * len(pairs)
+    print(f"{chains} full-length chains ({arguments.antibodies} antibodies), scheme {arguments.scheme}, 2 cores")
+    print(f"engine alone (no database):   {alone:,.0f} chains/s")
+    for label, report in (("abdb annotate --workers 1", one), ("abdb annotate --workers 2", two)):
+        print(
+            f"{label}:    {report['chains_per_second']:,.0f} chains/s "
+            f"({report['completed']:.0f} jobs completed, {report['failed']:.0f} failed, {report['seconds']:.2f} s)"
+        )
+    working = one["seconds"] - one["startup_seconds"]
+    overhead = 1 - (chains / working) / alone
+    print(
+        f"one worker: {one['startup_seconds']:.2f} s loading the engine, {one['engine_seconds']:.2f} s numbering, "
+        f"{working - one['engine_seconds']:.2f} s claiming and writing"
+    )
+    print(f"database overhead, one worker (after loading): {overhead:.0%} (target: under 20%)")
+    print(f"per worker with 2 workers: {two['chains_per_second'] / 2:,.0f} chains/s (target: at least 100)")
+
+
+if __name__ == "__main__":
+    main()
