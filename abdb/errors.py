@@ -110,3 +110,12 @@ class JobsFailed(AbdbError):
 
 
 EXIT_CODES[9] = "annotation finished but some jobs FAILED (see `abdb jobs --status FAILED`)"
+
+
+class VerificationFailed(AbdbError):
+    """`abdb verify` ran and found violations at or above the --fail-on severity."""
+
+    exit_code = 10
+
+
+EXIT_CODES[10] = "`abdb verify` found violations (at or above --fail-on)"

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from abdb import __version__
-from abdb.cli import annotating, db, importing, migrate
+from abdb.cli import annotating, db, importing, migrate, verifying
 from abdb.cli.context import stdout
 from abdb.cli.errors import AbdbGroup
 from abdb.config import BackendName, Environment, Settings
@@ -27,6 +27,7 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(importing.app, name="import")
 app.command("annotate")(annotating.annotate_command)
 app.add_typer(annotating.jobs_app, name="jobs")
+app.command("verify")(verifying.verify_command)
 
 
 def _version(value: bool) -> None:

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import CheckConstraint, Connection, text
 from sqlalchemy.engine import URL
 
 from abdb.backends import database_url
@@ -69,32 +69,32 @@ class CheckReport:
         return not self.problems
 
 
-def _current_revision(connection: Connection) -> str | None:
+def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def revision_state(settings: Settings) -> RevisionState:
     url = database_url(settings)
     with connection_to(url) as connection:
-        current = _current_revision(connection)
+        current = current_revision(connection)
     return RevisionState(url=settings.redact(str(url)), current=current, head=head_revision())
 
 
 def upgrade(settings: Settings, target: str = "head") -> tuple[str | None, str | None]:
     url = database_url(settings)
     with connection_to(url) as connection:
-        before = _current_revision(connection)
+        before = current_revision(connection)
         _run_alembic(lambda cfg: command.upgrade(cfg, target), url, connection)
-        after = _current_revision(connection)
+        after = current_revision(connection)
     return before, after
 
 
 def downgrade(settings: Settings, target: str) -> tuple[str | None, str | None]:
     url = database_url(settings)
     with connection_to(url) as connection:
-        before = _current_revision(connection)
+        before = current_revision(connection)
         _run_alembic(lambda cfg: command.downgrade(cfg, target), url, connection)
-        after = _current_revision(connection)
+        after = current_revision(connection)
     return before, after
 
 
@@ -121,7 +121,7 @@ def check(settings: Settings) -> CheckReport:
     url = database_url(settings)
     head = head_revision()
     with connection_to(url) as connection:
-        current = _current_revision(connection)
+        current = current_revision(connection)
         state = RevisionState(url=settings.redact(str(url)), current=current, head=head)
         if current != head:
             return CheckReport(state, [f"database is at {current or 'no revision'}, head is {head}"])
@@ -131,11 +131,56 @@ def check(settings: Settings) -> CheckReport:
 
 def schema_drift(connection: Connection) -> list[str]:
     """Differences between the models and the database, including what autogenerate cannot see."""
+    return [problem for problems in schema_problems(connection).values() for problem in problems]
+
+
+def schema_problems(connection: Connection) -> dict[str, list[str]]:
+    """The differences, by the `abdb verify` check that reports them."""
     context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
-    problems = [f"autogenerate: {describe_diff(diff)}" for diff in compare_metadata(context, Base.metadata)]
-    problems += _vocabulary_drift(connection)
-    problems += _trigger_drift(connection)
-    return problems
+    return {
+        "schema.drift": [f"autogenerate: {describe_diff(diff)}" for diff in compare_metadata(context, Base.metadata)],
+        "schema.vocabularies": _vocabulary_drift(connection),
+        "schema.check_constraints": _check_constraint_drift(connection),
+        "schema.triggers": _trigger_drift(connection),
+        "schema.uuidv7_defaults": _uuid_default_drift(connection),
+    }
+
+
+def _check_constraint_drift(connection: Connection) -> list[str]:
+    """Autogenerate does not compare CHECK constraints: compare their names with the catalog."""
+    expected = {
+        str(constraint.name)  # the naming convention has already made it ck_<table>_<name>
+        for table in Base.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint) and constraint.name
+    }
+    present = set(
+        connection.execute(
+            text(
+                "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                "WHERE c.contype = 'c' AND n.nspname = current_schema()"
+            )
+        ).scalars()
+    )
+    return [f"CHECK constraint {name} is missing" for name in sorted(expected - present)]
+
+
+def _uuid_default_drift(connection: Connection) -> list[str]:
+    tables = [table.name for table in Base.metadata.tables.values() if "id" in table.c]
+    defaults: dict[str, str | None] = dict(
+        connection.execute(
+            text(
+                "SELECT table_name, column_default FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND column_name = 'id' AND table_name = ANY(:tables)"
+            ),
+            {"tables": tables},
+        ).all()
+    )
+    return [
+        f"{table}.id defaults to {defaults.get(table) or 'nothing'}, not uuidv7()"
+        for table in sorted(tables)
+        if defaults.get(table) != "uuidv7()"
+    ]
 
 
 def describe_diff(diff: Any) -> str:

@@ -1,0 +1,179 @@
+"""The data checks of ``abdb verify`` as set-based SQL: a few scans, each answering several checks at once.
+
+Every query returns, per check, the number of offending rows and up to five of their ids
+(``count(*) FILTER (WHERE …)`` and ``array_agg(…) FILTER (WHERE …)``): one pass over a table serves all of
+its checks, and nothing is looped over in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from abdb.domain.vocabulary import RegionType
+
+Findings = dict[str, tuple[int, list[str]]]
+EXAMPLES = 5
+REGION_RANK = "CASE r.region_type " + " ".join(f"WHEN '{t.value}' THEN {i}" for i, t in enumerate(RegionType)) + " END"
+
+
+def _flags(conditions: dict[str, str], key: str = "id") -> str:
+    """count and example ids per named condition, as select-list items."""
+    items = []
+    for name, condition in conditions.items():
+        alias = name.replace(".", "__")
+        items.append(f"count(*) FILTER (WHERE {condition}) AS {alias}__n")
+        items.append(f"(array_agg({key}::text) FILTER (WHERE {condition}))[1:{EXAMPLES}] AS {alias}__ex")
+    return ", ".join(items)
+
+
+def _findings(row: Any, names: list[str]) -> Findings:
+    mapping = row._mapping
+    found: Findings = {}
+    for name in names:
+        alias = name.replace(".", "__")
+        found[name] = (int(mapping[f"{alias}__n"]), list(mapping[f"{alias}__ex"] or []))
+    return found
+
+
+class VerificationQueries:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _one(self, sql: str, names: list[str], **params: Any) -> Findings:
+        return _findings(self.session.execute(text(sql), params).one(), names)
+
+    def tables_without_statistics(self, tables: list[str]) -> list[str]:
+        rows = self.session.execute(
+            text("SELECT relname FROM pg_class WHERE relname = ANY(:tables) AND relkind = 'r' AND reltuples < 0"),
+            {"tables": tables},
+        )
+        return [row[0] for row in rows]
+
+    def identity(self, tables: tuple[str, ...], tolerance: timedelta) -> Findings:
+        parts = [
+            f"SELECT '{table}:' || id::text AS id, uuid_extract_version(id) AS version, "
+            f"uuid_extract_timestamp(id) AS embedded, created_at FROM {table}"
+            for table in tables
+        ]
+        conditions = {
+            "identity.uuid_version": "version IS DISTINCT FROM 7",
+            "identity.uuid_time": "embedded > now() + :tolerance OR embedded < created_at - :tolerance",
+        }
+        sql = f"SELECT {_flags(conditions)} FROM ({' UNION ALL '.join(parts)}) ids"
+        return self._one(sql, list(conditions), tolerance=tolerance)
+
+    def chains(self) -> Findings:
+        conditions = {
+            "chains.sequence_length": "sequence_length IS DISTINCT FROM char_length(sequence)",
+            "chains.alphabet": "sequence !~ '^[ACDEFGHIKLMNPQRSTVWYX]+$'",
+        }
+        return self._one(f"SELECT {_flags(conditions)} FROM antibody_chains", list(conditions))
+
+    def domains(self) -> Findings:
+        conditions = {
+            "domains.inside_chain": "d.start_position < 1 OR d.end_position > char_length(c.sequence) "
+            "OR d.end_position < d.start_position",
+            "domains.sequence": "d.sequence IS DISTINCT FROM "
+            "substr(c.sequence, d.start_position, d.end_position - d.start_position + 1)",
+        }
+        sql = f"SELECT {_flags(conditions, 'd.id')} FROM antibody_domains d JOIN antibody_chains c ON c.id = d.chain_id"
+        return self._one(sql, list(conditions))
+
+    def region_sequences(self) -> Findings:
+        conditions = {
+            "regions.inside_domain": "r.start_position < d.start_position OR r.end_position > d.end_position",
+            "regions.sequence": "r.sequence IS DISTINCT FROM "
+            "substr(c.sequence, r.start_position, r.end_position - r.start_position + 1)",
+        }
+        sql = (
+            f"SELECT {_flags(conditions, 'r.id')} FROM antibody_regions r "
+            "JOIN antibody_domains d ON d.id = r.domain_id JOIN antibody_chains c ON c.id = d.chain_id"
+        )
+        return self._one(sql, list(conditions))
+
+    def region_layout(self) -> Findings:
+        """Overlap, order and tiling: a window over each domain's regions in position order."""
+        conditions = {
+            "regions.overlap": "previous_end IS NOT NULL AND start_position <= previous_end",
+            "regions.order": "previous_rank IS NOT NULL AND rank <= previous_rank",
+            "regions.tiling": "complete AND ((previous_end IS NULL AND start_position <> domain_start) "
+            "OR (previous_end IS NOT NULL AND start_position <> previous_end + 1) "
+            "OR (next_start IS NULL AND end_position <> domain_end))",
+        }
+        sql = f"""
+            SELECT {_flags(conditions)} FROM (
+                SELECT r.id, r.start_position, r.end_position, {REGION_RANK} AS rank,
+                       lag(r.end_position) OVER w AS previous_end,
+                       lag({REGION_RANK}) OVER w AS previous_rank,
+                       lead(r.start_position) OVER w AS next_start,
+                       d.start_position AS domain_start, d.end_position AS domain_end,
+                       d.domain_type = 'VARIABLE' AND count(*) OVER (PARTITION BY r.domain_id) = 7 AS complete
+                FROM antibody_regions r JOIN antibody_domains d ON d.id = r.domain_id
+                WINDOW w AS (PARTITION BY r.domain_id ORDER BY r.start_position, r.end_position)
+            ) ordered"""
+        return self._one(sql, list(conditions))
+
+    def features(self) -> Findings:
+        conditions = {
+            "features.inside_chain": "f.start_position IS NOT NULL AND (f.start_position < 1 "
+            "OR f.end_position > coalesce(char_length(c.sequence), longest.length))",
+            "features.chain_of_sequence": "c.id IS NOT NULL AND c.antibody_sequence_id <> f.sequence_id",
+            "features.confidence": "f.confidence_score < 0 OR f.confidence_score > 1",
+        }
+        sql = (
+            f"SELECT {_flags(conditions, 'f.id')} FROM sequence_features f "
+            "LEFT JOIN antibody_chains c ON c.id = f.chain_id "
+            "LEFT JOIN (SELECT antibody_sequence_id, max(sequence_length) AS length FROM antibody_chains "
+            "GROUP BY antibody_sequence_id) longest ON longest.antibody_sequence_id = f.sequence_id"
+        )
+        return self._one(sql, list(conditions))
+
+    def jobs(self, stuck_after: timedelta) -> Findings:
+        conditions = {
+            "jobs.completed_at": "status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND completed_at IS NULL",
+            "jobs.error_message": "status = 'FAILED' AND coalesce(error_message, '') = ''",
+            "jobs.stuck": "status = 'RUNNING' AND started_at < now() - :stuck_after",
+        }
+        sql = f"SELECT {_flags(conditions)} FROM processing_jobs"
+        found = self._one(sql, list(conditions), stuck_after=stuck_after)
+        output = {"jobs.annotation_output": "TRUE"}
+        found |= self._one(
+            f"SELECT {_flags(output, 'j.id')} FROM processing_jobs j WHERE j.job_type = 'ANNOTATION' "
+            "AND j.status = 'COMPLETED' AND NOT EXISTS (SELECT 1 FROM antibody_chains c "
+            "JOIN antibody_domains d ON d.chain_id = c.id WHERE c.antibody_sequence_id = j.sequence_id)",
+            list(output),
+        )
+        return found
+
+    def duplicates(self) -> Findings:
+        by_name = {"duplicates.name": "TRUE"}
+        found = self._one(
+            f"SELECT {_flags(by_name, 'name')} FROM (SELECT name FROM antibody_sequences "
+            "WHERE content_checksum IS NOT NULL GROUP BY name HAVING count(DISTINCT content_checksum) > 1) names",
+            list(by_name),
+        )
+        by_content = {"duplicates.content": "TRUE"}
+        found |= self._one(
+            f"SELECT {_flags(by_content, 'names')} FROM (SELECT string_agg(DISTINCT name, ' = ') AS names "
+            "FROM antibody_sequences WHERE content_checksum IS NOT NULL GROUP BY content_checksum "
+            "HAVING count(DISTINCT name) > 1) contents",
+            list(by_content),
+        )
+        return found
+
+    def provenance(self, stuck_after: timedelta) -> Findings:
+        conditions = {
+            "provenance.counts": "coalesce(stored.n, 0) > r.inserted + r.replaced",
+            "provenance.missing": "coalesce(stored.n, 0) < r.inserted + r.replaced",
+            "provenance.stuck": "r.status = 'RUNNING' AND r.started_at < now() - :stuck_after",
+        }
+        sql = (
+            f"SELECT {_flags(conditions, 'r.id')} FROM import_runs r LEFT JOIN (SELECT import_run_id, count(*) AS n "
+            "FROM antibody_sequences WHERE import_run_id IS NOT NULL GROUP BY import_run_id) stored "
+            "ON stored.import_run_id = r.id"
+        )
+        return self._one(sql, list(conditions), stuck_after=stuck_after)
