@@ -171,3 +171,18 @@ def test_the_readme_quick_start_runs_end_to_end_and_a_second_run_adds_nothing(ho
     # FASTA's 60, then the legacy antibodies not already stored under the same name with the same chains
     assert inserted == {1: 69, 2: 0}
     assert _count_sequences(home) == "69"
+
+
+def test_the_readme_ci_job_runs_and_keeps_a_junit_file(home: Path, tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```yaml", 1)[1].split("```", 1)[0]
+    steps = [line.split("run: ", 1)[1] for line in block.splitlines() if "run: .venv/bin/abdb " in line]
+    assert [step.split()[1] for step in steps] == ["db", "migrate", "import", "import", "verify"]
+    repo = Path(__file__).resolve().parents[2]
+    junit = tmp_path / "verify.xml"
+    for step in steps:
+        arguments = [str(repo / a) if a.startswith("fixtures/") else a for a in step.split()[1:]]
+        arguments = [str(junit) if a == "verify.xml" else a for a in arguments]
+        run = abdb(*arguments, home=home, timeout=300)
+        assert run.code == 0, (step, run.output)
+    assert 'failures="0"' in junit.read_text() and "regions.tiling" in junit.read_text()
