@@ -63,6 +63,10 @@ class DatabaseError(AbdbError):
     exit_code = 5
 
 
+class TransientConflict(DatabaseError):
+    """A deadlock or serialisation failure: the transaction was rolled back and may simply be run again."""
+
+
 class ConflictError(DatabaseError):
     """A row would duplicate an existing one (unique violation)."""
 
@@ -119,3 +123,9 @@ class VerificationFailed(AbdbError):
 
 
 EXIT_CODES[10] = "`abdb verify` found violations (at or above --fail-on)"
+
+
+class Interrupted(AbdbError):
+    """Ctrl-C: the command stopped cleanly; the message says how far it got."""
+
+    exit_code = 130

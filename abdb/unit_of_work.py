@@ -146,7 +146,7 @@ def run_in_unit_of_work(
         except DatabaseUnreachable:
             if attempt == attempts:
                 raise
-            logger.warning("connection lost; retrying the unit of work (attempt %d of %d)", attempt + 1, attempts)
+            logger.info("connection lost; retrying the unit of work (attempt %d of %d)", attempt + 1, attempts)
             time.sleep(backoff_seconds * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -12,9 +12,10 @@ from sqlalchemy.pool import NullPool
 
 from abdb.config import mask_url
 from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
-from abdb.errors import AbdbError, ConflictError, DatabaseError, DatabaseUnreachable
+from abdb.errors import AbdbError, ConflictError, DatabaseError, DatabaseUnreachable, TransientConflict
 
 UNIQUE_VIOLATION = "23505"
+TRANSIENT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 UNREACHABLE_SQLSTATES = {"08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03", "3D000"}
 
 
@@ -46,6 +47,8 @@ def translate_db_error(exc: sa_exc.DBAPIError, url: URL) -> AbdbError:
         )
     if isinstance(exc, sa_exc.OperationalError) and (sqlstate is None or sqlstate in UNREACHABLE_SQLSTATES):
         return DatabaseUnreachable(f"database not reachable at {mask_url(url)}: {first_line}", hint="run `abdb db up`")
+    if sqlstate in TRANSIENT_SQLSTATES:
+        return TransientConflict(f"transaction rolled back ({sqlstate}): {first_line}", hint="run it again")
     if sqlstate == UNIQUE_VIOLATION:
         diag = getattr(exc.orig, "diag", None)
         table = getattr(diag, "table_name", None) or "the table"

@@ -118,6 +118,14 @@ class AnnotationRepository:
         if results:
             self.session.execute(insert(TOOL_RESULTS), results)
 
+    def release(self, job_ids: list[uuid.UUID]) -> None:
+        """Claimed jobs that were not finished go back to PENDING (an interrupted worker)."""
+        self.session.execute(
+            update(JOBS)
+            .where(JOBS.c.id.in_(job_ids), JOBS.c.status == JobStatus.RUNNING.value)
+            .values(status=JobStatus.PENDING.value, started_at=None, completed_at=None)
+        )
+
     def requeue(self, job_type: JobType, *, failed: bool, running_for: dt.timedelta | None) -> int:
         """FAILED jobs, and RUNNING ones started longer ago than ``running_for``, back to PENDING."""
         conditions = []

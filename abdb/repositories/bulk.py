@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -43,10 +46,9 @@ class BulkLoader:
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         """COPY rows into a table through the session's own connection and transaction."""
-        connection = self.session.connection().connection.driver_connection
-        count = 0
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        count = 0
+        with self._copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
                 count += 1
@@ -54,10 +56,19 @@ class BulkLoader:
 
     def copy_text(self, table: str, columns: Sequence[str], text_rows: str) -> None:
         """COPY rows already in PostgreSQL's text format (one line per row)."""
-        connection = self.session.connection().connection.driver_connection
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        with self._copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write(text_rows)
+
+    @contextmanager
+    def _copy(self, statement: str) -> Iterator[Any]:
+        """psycopg's COPY on the session's connection; its errors wrapped as SQLAlchemy's, like any statement's,
+        so that the unit of work translates them (a server shutting down mid-COPY is 'unreachable')."""
+        connection = self.session.connection().connection.driver_connection
+        try:
+            with connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                yield copy
+        except psycopg.Error as error:
+            raise sa_exc.DBAPIError.instance(statement, None, error, psycopg.Error) from error
 
     def analyze(self, tables: Iterable[str]) -> None:
         for table in tables:

@@ -12,24 +12,32 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from abdb.config import Settings
 from abdb.domain.records import AntibodyRecord, Rejection
 from abdb.domain.vocabulary import JobStatus
-from abdb.errors import AbdbError, ConfigurationError, InputError
+from abdb.errors import AbdbError, ConfigurationError, InputError, Interrupted
 from abdb.io.fasta import FASTA_SUFFIXES, read_antibodies
 from abdb.io.legacy import JSON_SUFFIXES, read_legacy_antibodies
-from abdb.services.import_rows import COLUMNS, LOADED_TABLES, PreparedRecord, RowContext, prepare
+from abdb.services.import_batches import Item, load_batch
+from abdb.services.import_reports import FileReport, ImportOptions, ImportReport
+from abdb.services.import_rows import LOADED_TABLES, RowContext, prepare
 from abdb.services.prefetch import prefetched
 from abdb.unit_of_work import UnitOfWork
 
+__all__ = [
+    "FileReport",
+    "ImportOptions",
+    "ImportReport",
+    "InputFormat",
+    "import_fasta",
+    "import_files",
+    "import_legacy_json",
+]
 logger = logging.getLogger(__name__)
 Reader = Callable[..., Iterator[AntibodyRecord | Rejection]]
 
@@ -43,59 +51,6 @@ READERS: dict[InputFormat, tuple[Reader, tuple[str, ...]]] = {
     InputFormat.FASTA: (read_antibodies, FASTA_SUFFIXES),
     InputFormat.LEGACY_JSON: (read_legacy_antibodies, JSON_SUFFIXES),
 }
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    allow_x: bool = False
-    min_length: int = 20
-    batch_size: int = 1000
-    dry_run: bool = False
-    public: bool = False
-    created_by: str | None = None
-    max_errors: int | None = None
-    replace: bool = False
-
-
-@dataclass
-class FileReport:
-    path: str
-    sha256: str = ""
-    inserted: int = 0
-    unchanged: int = 0
-    conflicting: int = 0
-    rejected: int = 0
-    replaced: int = 0
-    seconds: float = 0.0
-
-    @property
-    def records(self) -> int:
-        return self.inserted + self.unchanged + self.conflicting + self.rejected + self.replaced
-
-
-@dataclass
-class ImportReport:
-    files: list[FileReport] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    dry_run: bool = False
-    seconds: float = 0.0
-    stopped_early: bool = False
-    run_id: uuid.UUID | None = None
-    rows: int = 0
-
-    def total(self, attribute: str) -> int:
-        return sum(int(getattr(report, attribute)) for report in self.files)
-
-    @property
-    def clean(self) -> bool:
-        return not self.rejections
-
-    @property
-    def records_per_second(self) -> float:
-        return self.total("records") / self.seconds if self.seconds else 0.0
-
-    def files_as_dicts(self) -> list[dict[str, Any]]:
-        return [{**asdict(f), "seconds": round(f.seconds, 3)} for f in self.files]
 
 
 def expand_paths(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
@@ -158,14 +113,26 @@ def import_files(
             with UnitOfWork(settings) as uow:
                 uow.bulk.analyze(LOADED_TABLES)
                 uow.commit()
+    except KeyboardInterrupt:
+        _finish_run(settings, report, JobStatus.CANCELLED, "interrupted (Ctrl-C)")
+        raise Interrupted(_how_far(report), hint="run the same command again: what is stored is skipped") from None
     except BaseException as error:
-        status = JobStatus.CANCELLED if isinstance(error, KeyboardInterrupt) else JobStatus.FAILED
-        _finish_run(settings, report, status, str(error) or type(error).__name__)
+        _finish_run(settings, report, JobStatus.FAILED, str(error) or type(error).__name__)
         raise
     report.seconds = time.perf_counter() - started
     stopped = f"stopped after {len(report.rejections)} rejections (--max-errors)" if report.stopped_early else None
     _finish_run(settings, report, JobStatus.FAILED if stopped else JobStatus.COMPLETED, stopped)
     return report
+
+
+def _how_far(report: ImportReport) -> str:
+    stored = report.total("inserted") + report.total("replaced")
+    verb = "checked" if report.dry_run else "stored"
+    return (
+        f"interrupted after {len(report.files)} file(s): {stored} antibodies {verb}, "
+        f"{report.total('unchanged')} unchanged, {report.total('rejected')} rejected; "
+        "the batch in progress was rolled back"
+    )
 
 
 def _load_all(
@@ -189,16 +156,13 @@ def _load_all(
             report.files.append(file_report)
             file_started = time.perf_counter()
         if batch:
-            _load_batch(settings, batch, options, file_report, report)
+            load_batch(settings, batch, options, file_report, report)
         file_report.seconds = time.perf_counter() - file_started
         if on_progress:
             on_progress(len(batch))
         if options.max_errors is not None and len(report.rejections) > options.max_errors:
             report.stopped_early = True
             return
-
-
-Item = PreparedRecord | Rejection
 
 
 def _file_batches(
@@ -237,7 +201,7 @@ def _finish_run(settings: Settings, report: ImportReport, status: JobStatus, mes
             uow.import_runs.finish(report.run_id, status, report.files_as_dicts(), message)
             uow.commit()
     except AbdbError:  # the database went away: the run stays RUNNING, which `abdb verify` reports
-        logger.warning("could not record the end of import run %s", report.run_id, exc_info=True)
+        logger.debug("could not record the end of import run %s", report.run_id, exc_info=True)
 
 
 def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
@@ -249,69 +213,6 @@ def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
             batch = []
     if batch:
         yield batch
-
-
-def _conflict(record: PreparedRecord, reason: str) -> Rejection:
-    return Rejection(record.source, record.location, record.name, "conflict", reason)
-
-
-def _load_batch(
-    settings: Settings, batch: list[Item], options: ImportOptions, file_report: FileReport, report: ImportReport
-) -> None:
-    counts: Counter[str] = Counter()
-    rejections: list[Rejection] = []
-    by_name: dict[str, PreparedRecord] = {}
-    for item in batch:
-        if isinstance(item, Rejection):
-            rejections.append(item)
-            counts["rejected"] += 1
-        elif item.name not in by_name:
-            by_name[item.name] = item
-        elif by_name[item.name].checksum == item.checksum:
-            counts["unchanged"] += 1  # the same antibody twice in one file (history exports repeat runs)
-        else:
-            rejections.append(_conflict(item, f"the name {item.name!r} is used twice in this input for other chains"))
-            counts["conflicting"] += 1
-    with UnitOfWork(settings) as uow:
-        new: list[PreparedRecord] = []
-        replacing: list[PreparedRecord] = []
-        if by_name:
-            uow.bulk.lock_imports()
-            existing = uow.bulk.existing_checksums(by_name)
-            for record in by_name.values():
-                stored = existing.get(record.name)
-                if stored is None:
-                    new.append(record)
-                elif record.checksum in stored:
-                    counts["unchanged"] += 1
-                elif options.replace:
-                    replacing.append(record)
-                else:
-                    counts["conflicting"] += 1
-                    rejections.append(
-                        _conflict(
-                            record,
-                            f"a different antibody named {record.name!r} is already stored; not overwritten "
-                            "(--replace replaces it)",
-                        )
-                    )
-            if replacing:
-                uow.bulk.delete_by_names(record.name for record in replacing)
-            loading = new + replacing
-            for index, (table, columns) in enumerate(COLUMNS.items()):
-                text_rows = "".join(record.text[index] for record in loading)
-                if text_rows:
-                    uow.bulk.copy_text(table, columns, text_rows)
-            report.rows += sum(record.rows for record in loading)
-        counts["inserted"] += len(new)
-        counts["replaced"] += len(replacing)
-        for name, count in counts.items():
-            setattr(file_report, name, getattr(file_report, name) + count)
-        report.rejections.extend(rejections)
-        if report.run_id is not None:
-            uow.import_runs.record_batch(report.run_id, report.files_as_dicts(), dict(counts))
-        if not options.dry_run:
-            uow.commit()
 
 
 def _creator(settings: Settings, email: str | None) -> str | None:

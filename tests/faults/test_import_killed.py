@@ -1,111 +1,110 @@
-"""A real `kill -9` of an `abdb import` subprocess: only whole antibodies remain, and a re-run completes."""
+"""`kill -9` of a real `abdb import` at 20 seeded moments: only whole antibodies remain, verify is clean,
+and re-running the same import ends with exactly the expected rows."""
 
 from __future__ import annotations
 
-import json
-import os
+import random
 import signal
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
-from benchmarks.synthetic import generate_antibodies, v2_document
+from abdb.config import Settings
+from abdb.db.session import dispose_all
+from abdb.domain.checks import Severity
+from abdb.services.verify import VerifyOptions, verify
+from tests.conftest import _fresh_database
+from tests.faults.helpers import BROKEN_ANTIBODIES, antibodies, scalar, start_abdb, wait_for, write_v2
 
-ANTIBODIES = 2000
-BATCH = 50
+ANTIBODIES = 800
+BATCH = 25
+KILL_POINTS = 20
 
 
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("kill") / "results.json"
-    path.write_text(json.dumps(v2_document(generate_antibodies(ANTIBODIES, seed=11))))
-    return path
+    return write_v2(tmp_path_factory.mktemp("kill") / "results.json", antibodies(ANTIBODIES, seed=11))
 
 
-def _import(url: URL, path: Path) -> subprocess.Popen[bytes]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ABDB_")}
-    command = [sys.executable, "-m", "abdb", "--database-url", url.render_as_string(hide_password=False)]
-    return subprocess.Popen(
-        [*command, "import", "legacy-json", str(path), "--batch-size", str(BATCH), "--quiet"],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+@pytest.fixture(scope="module")
+def import_seconds(server_url: URL, template_url: URL, big_file: Path) -> float:
+    """How long the whole import takes here: the kill moments are spread over it."""
+    generator = _fresh_database(server_url, template_url.database)
+    url = next(generator)
+    started = time.monotonic()
+    process = start_abdb(url, "import", "legacy-json", str(big_file), "--batch-size", str(BATCH), "--quiet")
+    assert process.wait(timeout=120) == 0, process.communicate()
+    seconds = time.monotonic() - started
+    next(generator, None)
+    return seconds
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
-    return found
+@pytest.fixture
+def fresh(server_url: URL, template_url: URL) -> Iterator[URL]:
+    yield from _fresh_database(server_url, template_url.database)
 
 
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return "gone"
+def _moments(total: float) -> list[float]:
+    """Seeded moments from process start-up and parsing to the last commit."""
+    rng = random.Random(20261125)
+    return sorted(rng.uniform(0.05, total * 0.95) for _ in range(KILL_POINTS))
 
 
-def _scalar(engine: Engine, sql: str) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(text(sql)).scalar_one())
+def test_the_kill_moments_cover_start_up_loading_and_the_end(import_seconds: float) -> None:
+    moments = _moments(import_seconds)
+    assert len(moments) == KILL_POINTS and moments[0] < import_seconds / 4 and moments[-1] > import_seconds * 3 / 4
 
 
-def _broken_antibodies(engine: Engine) -> int:
-    """Antibodies that are not whole: not 2 chains, a chain without its domain, a domain without 7 regions."""
-    return _scalar(
-        engine,
-        """
-        SELECT count(*) FROM antibody_sequences s
-        WHERE (SELECT count(*) FROM antibody_chains c WHERE c.antibody_sequence_id = s.id) <> 2
-           OR EXISTS (SELECT 1 FROM antibody_chains c WHERE c.antibody_sequence_id = s.id
-                      AND (SELECT count(*) FROM antibody_domains d WHERE d.chain_id = c.id) <> 1)
-           OR EXISTS (SELECT 1 FROM antibody_chains c JOIN antibody_domains d ON d.chain_id = c.id
-                      WHERE c.antibody_sequence_id = s.id
-                      AND (SELECT count(*) FROM antibody_regions r WHERE r.domain_id = d.id) <> 7)
-        """,
-    )
-
-
-@pytest.mark.parametrize("kill_after", [1, 8, 20])
-def test_a_killed_import_leaves_only_whole_antibodies_and_a_rerun_completes(
-    database_url: URL, engine: Engine, big_file: Path, kill_after: int
+@pytest.mark.parametrize("point", range(KILL_POINTS))
+def test_a_killed_import_leaves_whole_antibodies_verifies_clean_and_reruns_to_the_exact_rows(
+    fresh: URL, big_file: Path, import_seconds: float, point: int, tmp_path: Path
 ) -> None:
-    process = _import(database_url, big_file)
-    deadline = time.monotonic() + 120
-    while _scalar(engine, "SELECT count(*) FROM antibody_sequences") < kill_after * BATCH:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    readers = _children(process.pid)
+    process = start_abdb(fresh, "import", "legacy-json", str(big_file), "--batch-size", str(BATCH), "--quiet")
+    time.sleep(_moments(import_seconds)[point])
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+    stored = scalar(fresh, "SELECT count(*) FROM antibody_sequences")
+    assert stored % BATCH == 0 and stored <= ANTIBODIES  # whole batches of whole antibodies
+    assert scalar(fresh, BROKEN_ANTIBODIES) == 0
+    if stored:  # the killed run's counters are exactly what it committed
+        assert scalar(fresh, "SELECT coalesce(sum(inserted), 0) FROM import_runs") == stored
+    report = verify(Settings(database_url=fresh, home=tmp_path), VerifyOptions(fail_on=Severity.ERROR))
+    dispose_all()
+    assert not report.violations, [(r.check.name, r.count, r.examples) for r in report.violations]
+
+    rerun = start_abdb(fresh, "import", "legacy-json", str(big_file), "--batch-size", str(BATCH), "--quiet")
+    stdout, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr
+    assert f"total: {ANTIBODIES - stored} inserted, {stored} unchanged" in stdout
+    assert scalar(fresh, "SELECT count(*) FROM antibody_sequences") == ANTIBODIES
+    assert scalar(fresh, "SELECT count(*) FROM antibody_regions") == ANTIBODIES * 2 * 7
+    assert scalar(fresh, BROKEN_ANTIBODIES) == 0
+
+
+def test_the_reader_process_does_not_outlive_a_killed_import(fresh: URL, big_file: Path) -> None:
+    process = start_abdb(fresh, "import", "legacy-json", str(big_file), "--batch-size", str(BATCH), "--quiet")
+    wait_for(fresh, "SELECT count(*) FROM antibody_sequences", BATCH, process)
+    readers = [
+        int(child)
+        for task in Path(f"/proc/{process.pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
     assert readers, "the import reads ahead in a child process"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
-    # the orphaned reader notices and exits instead of waiting forever on its queue
     deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() and _state(pid) != "Z" for pid in readers):
+    while any(_alive(pid) for pid in readers):
         assert time.monotonic() < deadline, f"reader processes {readers} outlived the killed import"
         time.sleep(0.05)
 
-    stored = _scalar(engine, "SELECT count(*) FROM antibody_sequences")
-    assert kill_after * BATCH <= stored < ANTIBODIES
-    assert stored % BATCH == 0  # whole batches only
-    assert _broken_antibodies(engine) == 0
-    # the killed run stays RUNNING, and its counters match exactly what it committed
-    assert _scalar(engine, "SELECT count(*) FROM import_runs WHERE status = 'RUNNING'") == 1
-    assert _scalar(engine, "SELECT inserted FROM import_runs") == stored
 
-    rerun = _import(database_url, big_file)
-    stdout, stderr = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, stderr.decode()
-    assert f"{ANTIBODIES - stored} inserted, {stored} unchanged" in stdout.decode()
-    assert _scalar(engine, "SELECT count(*) FROM antibody_sequences") == ANTIBODIES
-    assert _scalar(engine, "SELECT count(*) FROM antibody_regions") == ANTIBODIES * 2 * 7
-    assert _broken_antibodies(engine) == 0
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

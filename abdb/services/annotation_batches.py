@@ -1,0 +1,183 @@
+"""One annotation worker: claim a batch, number its chains, write every outcome in one transaction.
+
+The claim is committed first (jobs RUNNING), so a killed worker leaves its jobs visible for `abdb jobs
+retry`. Numbering runs outside any transaction. The write replaces, per chain and scheme, domains (regions
+by cascade) and ANARCI features, sets chain types, adds one ``external_tool_results`` row per job and ends
+each job COMPLETED or FAILED: re-annotating never duplicates. A deadlock retries the write; Ctrl-C puts the
+batch's jobs back to PENDING.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from abdb.config import Settings
+from abdb.db.session import dispose_all
+from abdb.domain.vocabulary import JobStatus, JobType
+from abdb.errors import AbdbError, TransientConflict
+from abdb.numbering.engine import NumberingEngine
+from abdb.services.annotation_rows import chain_rows
+from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
+from abdb.unit_of_work import UnitOfWork
+
+ATTEMPTS = 4
+logger = logging.getLogger(__name__)
+BACKOFF_SECONDS = 0.05
+
+
+@dataclass
+class BatchWrite:
+    source: str
+    chain_ids: list[uuid.UUID] = field(default_factory=list)
+    domains: list[dict[str, Any]] = field(default_factory=list)
+    regions: list[dict[str, Any]] = field(default_factory=list)
+    features: list[dict[str, Any]] = field(default_factory=list)
+    chain_types: list[dict[str, Any]] = field(default_factory=list)
+    tool_results: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def work(
+    settings: Settings,
+    options: AnnotateOptions,
+    engine: NumberingEngine,
+    on_progress: Callable[[int], None] | None,
+) -> AnnotateReport:
+    report = AnnotateReport()
+    claimed: list[tuple[uuid.UUID, uuid.UUID]] = []
+    try:
+        while options.limit is None or report.jobs < options.limit:
+            wanted = (
+                options.batch_size if options.limit is None else min(options.batch_size, options.limit - report.jobs)
+            )
+            with UnitOfWork(settings) as uow:
+                claimed = uow.annotations.claim(JobType.ANNOTATION, wanted)
+                uow.commit()
+            if not claimed:
+                break
+            batch = _number(settings, options, engine, claimed, report)
+            _write(settings, options, batch)
+            claimed = []
+            if on_progress:
+                on_progress(len(batch.outcomes))
+    except KeyboardInterrupt:
+        report.interrupted = True
+        # a second Ctrl-C (or the parent relaying the first) must not break off the clean-up itself
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if claimed:
+                _release(settings, [job_id for job_id, _ in claimed])
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    return report
+
+
+def _release(settings: Settings, job_ids: list[uuid.UUID]) -> None:
+    """Best effort: the interrupt may have broken the pooled connection, so start from a new one. If even
+    that fails, the jobs stay RUNNING and `abdb jobs retry` recovers them."""
+    dispose_all()
+    try:
+        with UnitOfWork(settings) as uow:
+            uow.annotations.release(job_ids)
+            uow.commit()
+    except AbdbError:
+        logger.debug("could not put %d interrupted job(s) back to PENDING", len(job_ids), exc_info=True)
+
+
+def _number(
+    settings: Settings,
+    options: AnnotateOptions,
+    engine: NumberingEngine,
+    claimed: list[tuple[uuid.UUID, uuid.UUID]],
+    report: AnnotateReport,
+) -> BatchWrite:
+    with UnitOfWork(settings) as uow:
+        chains = uow.annotations.chains_of([sequence_id for _, sequence_id in claimed])
+    tool_input = {
+        "schemes": list(options.schemes),
+        "species": list(options.species),
+        "bit_score_threshold": options.bit_score_threshold,
+    }
+    batch = BatchWrite(source=engine.name)
+    counted = AnnotateReport()
+    for job_id, sequence_id in claimed:
+        job_chains = chains[sequence_id]
+        started = time.perf_counter()
+        errors: dict[str, str] = {}
+        try:
+            numberings = engine.number([sequence for _, _, sequence in job_chains], options.engine_settings())
+        except Exception as error:  # an engine failure fails this job, never the batch
+            numberings = []
+            errors["engine"] = f"{type(error).__name__}: {error}"
+        elapsed = time.perf_counter() - started
+        counted.engine_seconds += elapsed
+        summary: dict[str, Any] = {}
+        for (chain_id, name, sequence), numbering in zip(job_chains, numberings, strict=False):
+            rows = chain_rows(sequence_id, chain_id, sequence, numbering, engine.name)
+            if rows.error:
+                errors[name] = rows.error
+                continue
+            batch.chain_ids.append(chain_id)
+            batch.domains += rows.domains
+            batch.regions += rows.regions
+            batch.features += rows.features
+            if rows.chain_type:
+                batch.chain_types.append(rows.chain_type)
+            summary[name] = rows.summary
+        if not job_chains:
+            errors["sequence"] = "the sequence has no chains"
+        counted.chains += len(job_chains)
+        success = not errors
+        message = "; ".join(f"{name}: {reason}" for name, reason in errors.items()) or None
+        batch.outcomes.append(
+            {
+                "job_id": job_id,
+                "new_status": JobStatus.COMPLETED if success else JobStatus.FAILED,
+                "output_data": {"chains": summary},
+                "error_message": message,
+            }
+        )
+        batch.tool_results.append(
+            {
+                "job_id": job_id,
+                "tool_name": engine.name,
+                "tool_version": engine.version,
+                "input_data": {**tool_input, "chains": len(job_chains)},
+                "output_data": {"chains": summary},
+                "execution_time": timedelta(seconds=elapsed),
+                "success": success,
+                "error_details": errors or None,
+            }
+        )
+        if success:
+            counted.completed += 1
+        else:
+            counted.failed += 1
+            counted.failures.append((str(job_id), message or ""))
+    report.add(counted)
+    return batch
+
+
+def _write(settings: Settings, options: AnnotateOptions, batch: BatchWrite) -> None:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with UnitOfWork(settings) as uow:
+                schemes = [scheme.upper() for scheme in options.schemes]
+                uow.annotations.replace_domains(batch.chain_ids, schemes, batch.domains, batch.regions)
+                uow.annotations.replace_features(batch.chain_ids, batch.source, batch.features)
+                uow.annotations.set_chain_types(batch.chain_types)
+                uow.annotations.add_tool_results(batch.tool_results)
+                uow.annotations.finish(batch.outcomes)
+                uow.commit()
+            return
+        except TransientConflict:
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(BACKOFF_SECONDS * attempt)

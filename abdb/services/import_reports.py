@@ -1,0 +1,62 @@
+"""What an import was asked to do, and what it did (per file and in total)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from abdb.domain.records import Rejection
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    allow_x: bool = False
+    min_length: int = 20
+    batch_size: int = 1000
+    dry_run: bool = False
+    public: bool = False
+    created_by: str | None = None
+    max_errors: int | None = None
+    replace: bool = False
+
+
+@dataclass
+class FileReport:
+    path: str
+    sha256: str = ""
+    inserted: int = 0
+    unchanged: int = 0
+    conflicting: int = 0
+    rejected: int = 0
+    replaced: int = 0
+    seconds: float = 0.0
+
+    @property
+    def records(self) -> int:
+        return self.inserted + self.unchanged + self.conflicting + self.rejected + self.replaced
+
+
+@dataclass
+class ImportReport:
+    files: list[FileReport] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+    stopped_early: bool = False
+    run_id: uuid.UUID | None = None
+    rows: int = 0
+
+    def total(self, attribute: str) -> int:
+        return sum(int(getattr(report, attribute)) for report in self.files)
+
+    @property
+    def clean(self) -> bool:
+        return not self.rejections
+
+    @property
+    def records_per_second(self) -> float:
+        return self.total("records") / self.seconds if self.seconds else 0.0
+
+    def files_as_dicts(self) -> list[dict[str, Any]]:
+        return [{**asdict(f), "seconds": round(f.seconds, 3)} for f in self.files]
