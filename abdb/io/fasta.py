@@ -172,7 +172,9 @@ def antibodies_from_stream(
 ) -> Iterator[AntibodyRecord | Rejection]:
     seen: set[str] = set()
     group: list[FastaEntry] = []
+    anything = False
     for item in read_entries(stream, source):
+        anything = True
         if isinstance(item, Rejection):
             if item.stage == "read" and group:
                 # The stream broke inside this antibody: part of it is missing, so none of it loads.
@@ -193,6 +195,8 @@ def antibodies_from_stream(
         group.append(item)
     if group:
         yield _antibody(group, source, seen, allow_x, min_length)
+    if not anything:
+        yield Rejection(source, "line 1", None, "parse", "the file holds no FASTA records (it is empty or blank)")
 
 
 def _antibody(
