@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -251,3 +253,29 @@ def test_import_with_annotate_numbers_right_away_and_reports_failed_jobs(databas
     assert result.exit_code == 9, result.output
     assert "5 inserted" in result.stdout and "annotated 3 job(s), 2 failed" in result.stdout
     assert _rows(engine, "SELECT count(*) FROM antibody_domains WHERE domain_type = 'VARIABLE'") == [(5,)]
+
+
+def test_two_claims_at_the_same_moment_never_share_a_job(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    fasta = tmp_path / "claims.fasta"
+    fasta.write_text("".join(f">{a.name}|heavy\n{a.heavy.sequence}\n" for a in generate_antibodies(150, seed=9)))
+    import_fasta(settings, [fasta], ImportOptions())
+    barrier = threading.Barrier(2)
+    claimed: list[set[Any]] = []
+
+    def claim() -> None:
+        with UnitOfWork(settings) as uow:
+            barrier.wait()
+            jobs = uow.annotations.claim(JobType.ANNOTATION, 100)
+            time.sleep(0.3)  # hold the rows while the other claim runs
+            uow.commit()
+        claimed.append({job_id for job_id, _ in jobs})
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    dispose_all()
+    first, second = claimed
+    assert not first & second
+    assert len(first | second) == 150
