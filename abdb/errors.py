@@ -1,7 +1,7 @@
 """The one error hierarchy of abdb.
 
 Every failure a user can cause or meet is an ``AbdbError`` subclass carrying its exit code. The CLI turns
-them into a message and an exit code in exactly one place (``abdb.cli.app.main``).
+them into a message and an exit code in exactly one place (``AbdbGroup.invoke`` in ``abdb/cli/errors.py``).
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ class DatabaseError(AbdbError):
     """A database operation failed for a reason other than reachability."""
 
     exit_code = 5
+
+
+class CommitOutcomeUnknown(DatabaseError):
+    """The connection failed while COMMIT was in flight: the transaction may or may not have landed."""
 
 
 class TransientConflict(DatabaseError):

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from abdb.backends import database_url
 from abdb.config import Settings, mask_url
 from abdb.db.connect import translate_db_error
-from abdb.db.session import session_factory
-from abdb.errors import AbdbError, DatabaseError, DatabaseUnreachable
+from abdb.db.session import dispose_all, session_factory
+from abdb.errors import AbdbError, CommitOutcomeUnknown, DatabaseUnreachable
 from abdb.repositories import (
     AnnotationRepository,
     AntibodyChainRepository,
@@ -37,16 +37,13 @@ from abdb.repositories import (
     ProcessingJobRepository,
     UserRepository,
 )
+from abdb.repositories.verification import VerificationQueries
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 DEFAULT_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
-
-
-class CommitOutcomeUnknown(DatabaseError):
-    """The connection failed while COMMIT was in flight: the transaction may or may not have landed."""
 
 
 class UnitOfWork:
@@ -71,6 +68,7 @@ class UnitOfWork:
         self.bulk = BulkLoader(self._session)
         self.import_runs = ImportRunRepository(self._session)
         self.annotations = AnnotationRepository(self._session)
+        self.verification = VerificationQueries(self._session)
         return self
 
     def __exit__(
@@ -155,4 +153,9 @@ def _is_transient(error: sa_exc.DBAPIError) -> bool:
     return isinstance(translate_db_error(error, URL.create("postgresql")), DatabaseUnreachable)
 
 
-__all__ = ["AbdbError", "CommitOutcomeUnknown", "UnitOfWork", "run_in_unit_of_work"]
+def release_connections() -> None:
+    """Close pooled connections: before forking workers, or after an interrupt may have broken one."""
+    dispose_all()
+
+
+__all__ = ["AbdbError", "CommitOutcomeUnknown", "UnitOfWork", "release_connections", "run_in_unit_of_work"]

@@ -12,10 +12,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from abdb.cli.context import settings_of, stderr, stdout
+from abdb.cli.context import confirm_destructive, settings_of, stderr, stdout
 from abdb.config import Settings
 from abdb.domain.vocabulary import JobStatus
-from abdb.errors import JobsFailed
+from abdb.errors import ConfirmationRequired, JobsFailed
 from abdb.services.annotation import AnnotateOptions, AnnotateReport, annotate
 from abdb.services.jobs import cancel_jobs, job_overview, retry_jobs
 
@@ -32,8 +32,8 @@ def _names(value: str) -> tuple[str, ...]:
 def annotate_command(
     ctx: typer.Context,
     scheme: Annotated[str, typer.Option("--scheme", help="Comma-separated schemes: imgt, kabat, chothia.")] = "imgt",
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes sharing the queue.")] = 1,
-    limit: Annotated[int | None, typer.Option("--limit", help="Annotate at most this many jobs.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes sharing the queue.")] = 1,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="Annotate at most this many jobs.")] = None,
     species: Annotated[
         str,
         typer.Option(
@@ -94,7 +94,7 @@ def render_annotation(report: AnnotateReport, as_json: bool) -> None:
 def jobs(
     ctx: typer.Context,
     status: Annotated[JobStatus | None, typer.Option("--status", help="Only jobs with this status.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="How many recent jobs to list.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent jobs to list.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print counts and jobs as JSON.")] = False,
 ) -> None:
     """Counts of jobs per type and status, and the most recent FAILED jobs with their errors (or those of
@@ -130,26 +130,41 @@ def retry(
     running_for: Annotated[
         int,
         typer.Option(
-            "--running-for", help="Also re-queue RUNNING jobs started more than this many minutes ago (0: none)."
+            "--running-for",
+            min=0,
+            help="Also re-queue RUNNING jobs started more than this many minutes ago (0: every RUNNING job, "
+            "when no worker is alive).",
         ),
     ] = 30,
+    running: Annotated[bool, typer.Option("--running/--no-running", help="Re-queue stuck RUNNING jobs.")] = True,
     failed: Annotated[bool, typer.Option("--failed/--no-failed", help="Re-queue FAILED jobs.")] = True,
+    cancelled: Annotated[bool, typer.Option("--cancelled", help="Also re-queue CANCELLED jobs.")] = False,
 ) -> None:
-    """Put FAILED jobs, and RUNNING jobs whose worker died (older than --running-for), back to PENDING.
+    """Put FAILED jobs, RUNNING jobs whose worker died (older than --running-for) and, with --cancelled,
+    CANCELLED jobs back to PENDING.
 
     Example: abdb jobs retry --running-for 10
     """
     count = retry_jobs(
-        settings_of(ctx), failed=failed, running_for=timedelta(minutes=running_for) if running_for else None
+        settings_of(ctx),
+        failed=failed,
+        running_for=timedelta(minutes=running_for) if running else None,
+        cancelled=cancelled,
     )
     stdout.print(f"{count} job(s) re-queued as PENDING", markup=False)
 
 
 @jobs_app.command()
-def cancel(ctx: typer.Context) -> None:
-    """Cancel every PENDING annotation job (retry does not bring cancelled jobs back).
+def cancel(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Cancel every PENDING annotation job; `abdb jobs retry --cancelled` queues them again. Asks first at a
+    terminal; needs --yes elsewhere.
 
-    Example: abdb jobs cancel
+    Example: abdb jobs cancel --yes
     """
+    if not confirm_destructive("Cancel every pending annotation job?", yes):
+        raise ConfirmationRequired("cancelling jobs needs confirmation", hint="add --yes")
     count = cancel_jobs(settings_of(ctx))
     stdout.print(f"{count} pending job(s) cancelled", markup=False)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,11 +16,12 @@ from rich.table import Table
 
 from abdb.cli.annotating import render_annotation, run_annotation
 from abdb.cli.context import settings_of, stderr, stdout
-from abdb.errors import JobsFailed, RecordsRejected
+from abdb.errors import ConfigurationError, JobsFailed, RecordsRejected
 from abdb.services.annotation import AnnotateOptions
 from abdb.services.import_history import recent_runs
 from abdb.services.importer import ImportOptions, ImportReport, InputFormat, import_files
 
+MAX_FILE_LINES = 20
 app = typer.Typer(help="Import antibodies from FASTA or legacy JSON, and list past import runs.", no_args_is_help=True)
 
 FASTA_HELP = (
@@ -57,7 +59,7 @@ def _register(input_format: InputFormat, help_text: str) -> None:
             Path | None, typer.Option("--errors", help="Write one JSON line per rejected record to this file.")
         ] = None,
         max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many rejections.")] = None,
-        batch_size: Annotated[int, typer.Option("--batch-size", help="Antibodies per transaction.")] = 1000,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Antibodies per transaction.")] = 1000,
         replace: Annotated[
             bool, typer.Option("--replace", help="Replace stored antibodies whose name matches but content differs.")
         ] = False,
@@ -66,7 +68,7 @@ def _register(input_format: InputFormat, help_text: str) -> None:
         public: Annotated[bool, typer.Option("--public/--private", help="Mark imported antibodies public.")] = False,
         created_by: Annotated[str | None, typer.Option("--created-by", help="Email of the importing user.")] = None,
         allow_x: Annotated[bool, typer.Option("--allow-x", help="Accept X (unknown residue).")] = False,
-        min_length: Annotated[int, typer.Option("--min-length", help="Shortest chain accepted.")] = 20,
+        min_length: Annotated[int, typer.Option("--min-length", min=1, help="Shortest chain accepted.")] = 20,
         annotate_after: Annotated[
             bool, typer.Option("--annotate", help="Run `abdb annotate` (IMGT, one worker) right after the import.")
         ] = False,
@@ -81,6 +83,7 @@ def _register(input_format: InputFormat, help_text: str) -> None:
             max_errors=max_errors,
             replace=replace,
         )
+        errors_file = _writable(errors, "--errors") if errors is not None else None
         stdin_copy = _stdin_to_file(input_format) if any(str(p) == "-" for p in paths) else None
         inputs = [stdin_copy if str(p) == "-" and stdin_copy else p for p in paths]
         try:
@@ -89,10 +92,10 @@ def _register(input_format: InputFormat, help_text: str) -> None:
         finally:
             if stdin_copy:
                 stdin_copy.unlink(missing_ok=True)
-        if errors is not None:
-            with errors.open("w") as handle:
+        if errors_file is not None:
+            with errors_file:
                 for rejection in report.rejections:
-                    handle.write(json.dumps(rejection.as_dict()) + "\n")
+                    errors_file.write(json.dumps(rejection.as_dict()) + "\n")
         _render(report, as_json, quiet)
         annotated = None
         if annotate_after and not dry_run:
@@ -102,6 +105,12 @@ def _register(input_format: InputFormat, help_text: str) -> None:
             raise JobsFailed(
                 f"imported cleanly, but {annotated.failed} annotation job(s) FAILED",
                 hint="abdb jobs --status FAILED shows why",
+            )
+        if report.stopped_early:
+            raise RecordsRejected(
+                f"stopped after {len(report.rejections)} rejection(s) (--max-errors); files after the stop were "
+                "not read",
+                hint="--errors FILE lists each one with its reason",
             )
         if not report.clean:
             raise RecordsRejected(
@@ -118,7 +127,7 @@ _register(InputFormat.LEGACY_JSON, LEGACY_HELP)
 @app.command()
 def runs(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", help="How many recent runs to list.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent runs to list.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """List recent import runs: when, what, files (with sha256), counts and status."""
@@ -188,7 +197,16 @@ def _render(report: ImportReport, as_json: bool, quiet: bool) -> None:
         if len(report.rejections) > 20:
             stderr.print(f"... and {len(report.rejections) - 20} more (see --errors FILE)", markup=False)
     prefix = "dry run, nothing stored: " if report.dry_run else ""
-    for f in report.files:
+    shown = (
+        report.files
+        if len(report.files) <= MAX_FILE_LINES
+        else [f for f in report.files if f.rejected or f.conflicting]
+    )
+    if len(shown) < len(report.files):
+        stdout.print(
+            f"{len(report.files):,} files read; only those with rejections or conflicts are listed", markup=False
+        )
+    for f in shown[:MAX_FILE_LINES]:
         replaced = f", {f.replaced} replaced" if f.replaced else ""
         stdout.print(
             f"{prefix}{f.path}: {f.inserted} inserted, {f.unchanged} unchanged, {f.conflicting} "
@@ -207,5 +225,13 @@ def _render(report: ImportReport, as_json: bool, quiet: bool) -> None:
 def _stdin_to_file(input_format: InputFormat) -> Path:
     suffix = ".json" if input_format is InputFormat.LEGACY_JSON else ".fasta"
     with tempfile.NamedTemporaryFile(prefix="abdb-stdin-", suffix=suffix, delete=False) as handle:
-        handle.write(sys.stdin.buffer.read())
+        shutil.copyfileobj(sys.stdin.buffer, handle)  # streamed: a large FASTA never sits in memory
     return Path(handle.name)
+
+
+def _writable(path: Path, option: str) -> TextIO:
+    """Open an output file before any work, so a bad path fails first and costs nothing."""
+    try:
+        return path.open("w")
+    except OSError as error:
+        raise ConfigurationError(f"{option} {path}: {error.strerror}") from None

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 from xml.etree import ElementTree
 
 import typer
@@ -14,7 +14,7 @@ from rich.table import Table
 
 from abdb.cli.context import settings_of, stdout
 from abdb.domain.checks import CHECKS, Severity
-from abdb.errors import VerificationFailed
+from abdb.errors import ConfigurationError, VerificationFailed
 from abdb.services.verify import Status, VerifyOptions, VerifyReport, verify
 
 
@@ -33,7 +33,10 @@ def verify_command(
         OutputFormat, typer.Option("--format", help="table (terminal), json, or junit (XML for CI).")
     ] = OutputFormat.TABLE,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the report to this file (JSON for --format table) instead of stdout."
+        ),
     ] = None,
     check: Annotated[
         list[str] | None, typer.Option("--check", help="Run only this check or group (repeatable).")
@@ -43,7 +46,7 @@ def verify_command(
         Severity, typer.Option("--fail-on", help="Exit 10 on violations of this severity or worse.")
     ] = Severity.ERROR,
     stuck_after: Annotated[
-        int, typer.Option("--stuck-after", help="Minutes after which a RUNNING job or import run is stuck.")
+        int, typer.Option("--stuck-after", min=1, help="Minutes after which a RUNNING job or import run is stuck.")
     ] = 60,
     list_checks: Annotated[bool, typer.Option("--list", help="List the checks and exit.")] = False,
 ) -> None:
@@ -60,10 +63,12 @@ def verify_command(
         stdout.print(table)
         return
     options = VerifyOptions(tuple(check or ()), tuple(skip or ()), fail_on, timedelta(minutes=stuck_after))
+    target = _writable(output) if output is not None else None
     report = verify(settings_of(ctx), options)
     rendered = {OutputFormat.JSON: _json, OutputFormat.JUNIT: _junit}.get(output_format)
-    if output is not None:
-        output.write_text(rendered(report) if rendered else _json(report))
+    if target is not None:
+        with target:
+            target.write(rendered(report) if rendered else _json(report))
     if rendered is None:
         _table(report)
     elif output is None:
@@ -73,14 +78,26 @@ def verify_command(
         raise VerificationFailed(f"{len(report.violations)} check(s) failed: {names}")
 
 
+def _writable(path: Path) -> TextIO:
+    try:
+        return path.open("w")
+    except OSError as error:
+        raise ConfigurationError(f"--output {path}: {error.strerror}") from None
+
+
 def _table(report: VerifyReport) -> None:
-    table = Table("check", "status", "count", "examples", title=f"abdb verify ({report.seconds:.2f} s)")
+    skipped = sum(r.status is Status.SKIPPED for r in report.results)
+    title = f"abdb verify ({report.seconds:.2f} s{f', {skipped} checks skipped' if skipped else ''})"
+    table = Table("check", "status", "count", title=title)
+    table.add_column("examples", overflow="fold")
     for result in report.results:
+        if result.status is Status.SKIPPED:
+            continue
         status = result.status.value if result.status is not Status.FAILED else f"FAILED ({result.check.severity})"
         table.add_row(
             result.check.name,
             f"[{STATUS_STYLE[result.status]}]{status}[/]",
-            str(result.count) if result.status is not Status.SKIPPED else "",
+            str(result.count),
             ", ".join(result.examples),
         )
     stdout.print(table)

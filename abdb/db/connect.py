@@ -12,9 +12,17 @@ from sqlalchemy.pool import NullPool
 
 from abdb.config import mask_url
 from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
-from abdb.errors import AbdbError, ConflictError, DatabaseError, DatabaseUnreachable, TransientConflict
+from abdb.errors import (
+    AbdbError,
+    ConflictError,
+    DatabaseError,
+    DatabaseUnreachable,
+    MigrationError,
+    TransientConflict,
+)
 
 UNIQUE_VIOLATION = "23505"
+UNDEFINED_TABLE = "42P01"
 TRANSIENT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 UNREACHABLE_SQLSTATES = {"08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03", "3D000"}
 
@@ -47,6 +55,10 @@ def translate_db_error(exc: sa_exc.DBAPIError, url: URL) -> AbdbError:
         )
     if isinstance(exc, sa_exc.OperationalError) and (sqlstate is None or sqlstate in UNREACHABLE_SQLSTATES):
         return DatabaseUnreachable(f"database not reachable at {mask_url(url)}: {first_line}", hint="run `abdb db up`")
+    if sqlstate == UNDEFINED_TABLE:
+        return MigrationError(
+            f"the database at {mask_url(url)} has no abdb schema yet ({first_line})", hint="run `abdb migrate`"
+        )
     if sqlstate in TRANSIENT_SQLSTATES:
         return TransientConflict(f"transaction rolled back ({sqlstate}): {first_line}", hint="run it again")
     if sqlstate == UNIQUE_VIOLATION:

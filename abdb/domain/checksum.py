@@ -11,7 +11,12 @@ def normalise_residues(sequence: str) -> str:
     return "".join(sequence.split()).replace("-", "").replace(".", "").upper()
 
 
-def content_checksum(chains: Iterable[tuple[str, str]]) -> str:
-    """sha256 over (chain type, normalised sequence) pairs, independent of their order and names."""
-    parts = sorted(f"{chain_type.upper()}:{normalise_residues(sequence)}" for chain_type, sequence in chains)
+def content_checksum(sequences: Iterable[str]) -> str:
+    """sha256 over the normalised chain sequences, independent of their order, names and chain types.
+
+    Chain types are left out on purpose: a FASTA chain imported as UNKNOWN, later typed by the annotation
+    step, or the same chains labelled differently by another file are still the same antibody. Migration
+    0006 computes exactly this in SQL for stored rows.
+    """
+    parts = sorted(normalise_residues(sequence) for sequence in sequences)
     return hashlib.sha256("\n".join(parts).encode("ascii", errors="replace")).hexdigest()

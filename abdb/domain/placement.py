@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from abdb.domain.records import DomainRecord, RecordError, RegionRecord
 from abdb.domain.vocabulary import DomainType, NumberingScheme, RegionType
@@ -56,11 +57,23 @@ def place_domains(chain: str, drafts: Sequence[DomainDraft]) -> tuple[DomainReco
             if not regions:
                 raise RecordError(f"{draft.label} has neither a sequence nor regions, so it cannot be placed")
             start, end = regions[0].start - 1, regions[-1].end
+        if draft.domain_type is DomainType.VARIABLE and len(regions) == len(RegionType):
+            _check_tiling(draft.label, regions, start + 1, end)
         placed.append(
             DomainRecord(draft.domain_type, draft.numbering_scheme, chain[start:end], start + 1, end, regions)
         )
         cursor = end
     return tuple(placed)
+
+
+def _check_tiling(label: str, regions: tuple[RegionRecord, ...], start: int, end: int) -> None:
+    """All seven regions of a variable domain must cover it exactly, as `abdb verify` requires."""
+    gaps = [f"{a.region_type.value}-{b.region_type.value}" for a, b in pairwise(regions) if b.start != a.end + 1]
+    if gaps or regions[0].start != start or regions[-1].end != end:
+        raise RecordError(
+            f"{label}: its seven regions do not cover it exactly (regions {regions[0].start}-{regions[-1].end}, "
+            f"domain {start}-{end}{', gaps between ' + ', '.join(gaps) if gaps else ''})"
+        )
 
 
 def _place_regions(chain: str, draft: DomainDraft, low: int, high: int) -> tuple[RegionRecord, ...]:

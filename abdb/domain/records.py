@@ -77,12 +77,16 @@ class AntibodyRecord:
 
     @property
     def needs_annotation(self) -> bool:
-        """A chain without any domain still has to be numbered by the annotation step."""
-        return any(not chain.domains for chain in self.chains)
+        """True unless every chain has a variable domain with all seven regions: legacy files often hold
+        ``"domains": []``, ``"regions": {}`` or only some CDRs, and those chains still need numbering."""
+        return not all(
+            any(d.domain_type is DomainType.VARIABLE and len(d.regions) == len(RegionType) for d in chain.domains)
+            for chain in self.chains
+        )
 
     @property
     def checksum(self) -> str:
-        return content_checksum((chain.chain_type.value, chain.sequence) for chain in self.chains)
+        return content_checksum(chain.sequence for chain in self.chains)
 
 
 @dataclass(frozen=True)

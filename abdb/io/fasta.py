@@ -125,9 +125,14 @@ def _lines(stream: IO[bytes]) -> Iterator[str | Rejection]:
             yield Rejection("", "", None, "parse", "NUL byte: this looks like a binary file, not FASTA")
             continue
         try:
-            yield raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             yield Rejection("", "", None, "parse", f"invalid UTF-8 at byte {error.start + 1} of the line")
+            continue
+        if "\r" in text.rstrip("\r\n"):  # old Mac line endings: CR alone ends a line
+            yield from text.replace("\r\n", "\n").split("\r")
+        else:
+            yield text
 
 
 def _located(rejection: Rejection, source: str, line: int) -> Rejection:
@@ -135,9 +140,13 @@ def _located(rejection: Rejection, source: str, line: int) -> Rejection:
 
 
 def split_identifier(identifier: str) -> tuple[str, str | None]:
+    """(antibody name, chain label): ``mAb1|heavy`` and ``mAb1_H`` pair; a database id such as
+    ``sp|P01857|IGHG1_HUMAN`` (three or more parts, the second not a chain label) is a name of its own."""
     if "|" in identifier:
-        base, _, label = identifier.partition("|")
-        return base, label.strip() or None
+        parts = identifier.split("|")
+        if len(parts) == 2 or parts[1].strip().lower() in LABELS:
+            return parts[0], parts[1].strip() or None
+        return identifier, None
     match = SUFFIX.match(identifier)
     if match:
         return match.group("base"), match.group("label")
@@ -243,7 +252,10 @@ def _antibody(
             )
         labels.add(chain_name)
         try:
-            residues = validate_residues("".join(entry.residues), allow_x=allow_x, min_length=min_length)
+            # a trailing "*" is the stop codon of a translated sequence, not a residue
+            residues = validate_residues(
+                "".join(entry.residues).removesuffix("*"), allow_x=allow_x, min_length=min_length
+            )
         except RecordError as error:
             return Rejection(source, f"line {entry.line}", name, "validate", f"chain {chain_name!r}: {error}")
         chains.append(ChainRecord(chain_name, chain_type_of(label), residues, locus_of(label)))

@@ -17,7 +17,9 @@ computed from precomputed tables instead of ANARCI's per-position loop.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -155,9 +157,13 @@ class AnarciEngine:
                 for domain in hit.domains:
                     if domain.reported:
                         query.hsps.append(_hsp(hit, domain))
-            parsed.append(
-                self.anarci._parse_hmmer_query(query, bit_score_threshold=bit_score_threshold, hmmer_species=species)
-            )
+            # ANARCI prints a note on stdout when it falls back to all species: keep stdout for abdb's output
+            with contextlib.redirect_stdout(io.StringIO()):
+                parsed.append(
+                    self.anarci._parse_hmmer_query(
+                        query, bit_score_threshold=bit_score_threshold, hmmer_species=species
+                    )
+                )
         return parsed
 
     def _check_for_j(self, named: list[tuple[str, str]], alignments: list[Any]) -> None:

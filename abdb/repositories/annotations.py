@@ -22,7 +22,7 @@ from abdb.db.models import (
     ProcessingJob,
     SequenceFeature,
 )
-from abdb.domain.vocabulary import JobStatus, JobType
+from abdb.domain.vocabulary import DomainType, JobStatus, JobType
 
 # Core tables: plain executemany, without the ORM's per-row bookkeeping.
 DOMAINS: Table = AntibodyDomain.__table__  # type: ignore[assignment]
@@ -64,6 +64,17 @@ class AnnotationRepository:
             found[sequence_id].append((chain_id, name, sequence))
         return found
 
+    def lock_present(
+        self, job_ids: list[uuid.UUID], chain_ids: list[uuid.UUID]
+    ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+        """Lock the batch's jobs and chains that still exist (an `import --replace` may have deleted some
+        since they were claimed) and return their ids."""
+        jobs = set(self.session.scalars(select(JOBS.c.id).where(JOBS.c.id.in_(job_ids)).with_for_update()))
+        chains = set(
+            self.session.scalars(select(CHAINS.c.id).where(CHAINS.c.id.in_(chain_ids)).with_for_update(read=True))
+        )
+        return jobs, chains
+
     def replace_domains(
         self,
         chain_ids: Iterable[uuid.UUID],
@@ -74,7 +85,10 @@ class AnnotationRepository:
         """Delete the chains' domains of these schemes (their regions go by cascade), then insert the new ones."""
         self.session.execute(
             delete(DOMAINS).where(
-                DOMAINS.c.chain_id.in_(list(chain_ids)), DOMAINS.c.numbering_scheme.in_(list(schemes))
+                DOMAINS.c.chain_id.in_(list(chain_ids)),
+                DOMAINS.c.numbering_scheme.in_(list(schemes)),
+                # what the engine produces; constant domains (from legacy files) are not its to replace
+                DOMAINS.c.domain_type.in_([DomainType.VARIABLE.value, DomainType.LINKER.value]),
             )
         )
         if domains:
@@ -126,14 +140,19 @@ class AnnotationRepository:
             .values(status=JobStatus.PENDING.value, started_at=None, completed_at=None)
         )
 
-    def requeue(self, job_type: JobType, *, failed: bool, running_for: dt.timedelta | None) -> int:
-        """FAILED jobs, and RUNNING ones started longer ago than ``running_for``, back to PENDING."""
+    def requeue(
+        self, job_type: JobType, *, failed: bool, running_for: dt.timedelta | None, cancelled: bool = False
+    ) -> int:
+        """FAILED jobs, RUNNING ones started longer ago than ``running_for`` and optionally CANCELLED ones,
+        back to PENDING."""
         conditions = []
         if failed:
             conditions.append(ProcessingJob.status == JobStatus.FAILED)
+        if cancelled:
+            conditions.append(ProcessingJob.status == JobStatus.CANCELLED)
         if running_for is not None:
             conditions.append(
-                (ProcessingJob.status == JobStatus.RUNNING) & (ProcessingJob.started_at < func.now() - running_for)
+                (ProcessingJob.status == JobStatus.RUNNING) & (ProcessingJob.started_at <= func.now() - running_for)
             )
         if not conditions:
             return 0

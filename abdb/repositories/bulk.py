@@ -44,16 +44,6 @@ class BulkLoader:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        """COPY rows into a table through the session's own connection and transaction."""
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        count = 0
-        with self._copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        return count
-
     def copy_text(self, table: str, columns: Sequence[str], text_rows: str) -> None:
         """COPY rows already in PostgreSQL's text format (one line per row)."""
         with self._copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

@@ -23,10 +23,11 @@ class ImportRunRepository(BaseRepository[ImportRun]):
         self.session.flush()
         return run.id
 
-    def record_batch(self, run_id: uuid.UUID, files: list[dict[str, Any]], counts: dict[str, int]) -> None:
-        """Add a batch's counts; called inside the batch's own transaction, so they commit (or not) together."""
+    def record_batch(self, run_id: uuid.UUID, counts: dict[str, int]) -> None:
+        """Add a batch's counts; called inside the batch's own transaction, so they commit (or not) together.
+        The per-file list is written once, when the run ends."""
         values: dict[str, Any] = {name: getattr(ImportRun, name) + counts.get(name, 0) for name in COUNTERS}
-        self.session.execute(update(ImportRun).where(ImportRun.id == run_id).values(files=files, **values))
+        self.session.execute(update(ImportRun).where(ImportRun.id == run_id).values(**values))
 
     def finish(
         self, run_id: uuid.UUID, status: JobStatus, files: list[dict[str, Any]], error_message: str | None = None

@@ -46,6 +46,15 @@ class VerificationQueries:
     def _one(self, sql: str, names: list[str], **params: Any) -> Findings:
         return _findings(self.session.execute(text(sql), params).one(), names)
 
+    def begin_snapshot(self, work_memory: str) -> None:
+        """One consistent, read-only view for every check, with room for the big sorts and hashes."""
+        self.session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+        self.session.execute(text(f"SET LOCAL work_mem = '{work_memory}'"))
+
+    def analyze(self, tables: list[str]) -> None:
+        for table in tables:
+            self.session.execute(text(f"ANALYZE {table}"))
+
     def tables_without_statistics(self, tables: list[str]) -> list[str]:
         rows = self.session.execute(
             text("SELECT relname FROM pg_class WHERE relname = ANY(:tables) AND relkind = 'r' AND reltuples < 0"),
@@ -158,7 +167,8 @@ class VerificationQueries:
         )
         by_content = {"duplicates.content": "TRUE"}
         found |= self._one(
-            f"SELECT {_flags(by_content, 'names')} FROM (SELECT string_agg(DISTINCT name, ' = ') AS names "
+            f"SELECT {_flags(by_content, 'names')} FROM (SELECT array_to_string((array_agg(DISTINCT name))[1:3], "
+            "' = ') || CASE WHEN count(DISTINCT name) > 3 THEN ' = …' ELSE '' END AS names "
             "FROM antibody_sequences WHERE content_checksum IS NOT NULL GROUP BY content_checksum "
             "HAVING count(DISTINCT name) > 1) contents",
             list(by_content),

@@ -16,11 +16,11 @@ from dataclasses import replace
 from typing import Any
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.errors import ConfigurationError, Interrupted
 from abdb.numbering.engine import NumberingEngine
 from abdb.services.annotation_batches import work
 from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
+from abdb.unit_of_work import release_connections
 
 __all__ = ["AnnotateOptions", "AnnotateReport", "annotate", "check_options", "default_engine"]
 
@@ -82,12 +82,13 @@ def _in_processes(settings: Settings, options: AnnotateOptions) -> AnnotateRepor
     On Ctrl-C every worker finishes or rolls back its batch and puts unfinished jobs back to PENDING; the
     parent waits for their reports instead of killing them halfway.
     """
-    dispose_all()  # no connection may cross the fork
-    share = None if options.limit is None else -(-options.limit // options.workers)
-    single = replace(options, workers=1, limit=share)
+    release_connections()  # no connection may cross the fork
+    limit, workers = options.limit, options.workers
+    shares = [None if limit is None else limit // workers + (index < limit % workers) for index in range(workers)]
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with context.Pool(options.workers) as pool:
-        pending = pool.starmap_async(_worker, [(settings, single)] * options.workers)
+        work_orders = [(settings, replace(options, workers=1, limit=share)) for share in shares]
+        pending = pool.starmap_async(_worker, work_orders)
         reports = _wait_for(pending, multiprocessing.active_children())
     total = AnnotateReport()
     for report in reports:
@@ -123,4 +124,4 @@ def _worker(settings: Settings, options: AnnotateOptions) -> AnnotateReport:
     except KeyboardInterrupt:  # before the engine was loaded: nothing claimed yet
         return AnnotateReport(interrupted=True)
     finally:
-        dispose_all()
+        release_connections()

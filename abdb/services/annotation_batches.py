@@ -19,13 +19,12 @@ from datetime import timedelta
 from typing import Any
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.domain.vocabulary import JobStatus, JobType
 from abdb.errors import AbdbError, TransientConflict
 from abdb.numbering.engine import NumberingEngine
 from abdb.services.annotation_rows import chain_rows
 from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
-from abdb.unit_of_work import UnitOfWork
+from abdb.unit_of_work import UnitOfWork, release_connections
 
 ATTEMPTS = 4
 logger = logging.getLogger(__name__)
@@ -54,35 +53,42 @@ def work(
     claimed: list[tuple[uuid.UUID, uuid.UUID]] = []
     try:
         while options.limit is None or report.jobs < options.limit:
-            wanted = (
-                options.batch_size if options.limit is None else min(options.batch_size, options.limit - report.jobs)
-            )
+            left = None if options.limit is None else options.limit - report.jobs
+            wanted = options.batch_size if left is None else min(options.batch_size, left)
             with UnitOfWork(settings) as uow:
                 claimed = uow.annotations.claim(JobType.ANNOTATION, wanted)
                 uow.commit()
             if not claimed:
                 break
-            batch = _number(settings, options, engine, claimed, report)
+            batch, counted = _number(settings, options, engine, claimed)
             _write(settings, options, batch)
+            report.add(counted)  # only once the outcomes are committed
             claimed = []
             if on_progress:
                 on_progress(len(batch.outcomes))
     except KeyboardInterrupt:
         report.interrupted = True
-        # a second Ctrl-C (or the parent relaying the first) must not break off the clean-up itself
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            if claimed:
-                _release(settings, [job_id for job_id, _ in claimed])
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        _release_quietly(settings, claimed)
+    except BaseException:
+        _release_quietly(settings, claimed)
+        raise
     return report
+
+
+def _release_quietly(settings: Settings, claimed: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    # a second Ctrl-C (or the parent relaying the first) must not break off the clean-up itself
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        if claimed:
+            _release(settings, [job_id for job_id, _ in claimed])
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _release(settings: Settings, job_ids: list[uuid.UUID]) -> None:
     """Best effort: the interrupt may have broken the pooled connection, so start from a new one. If even
     that fails, the jobs stay RUNNING and `abdb jobs retry` recovers them."""
-    dispose_all()
+    release_connections()
     try:
         with UnitOfWork(settings) as uow:
             uow.annotations.release(job_ids)
@@ -96,8 +102,7 @@ def _number(
     options: AnnotateOptions,
     engine: NumberingEngine,
     claimed: list[tuple[uuid.UUID, uuid.UUID]],
-    report: AnnotateReport,
-) -> BatchWrite:
+) -> tuple[BatchWrite, AnnotateReport]:
     with UnitOfWork(settings) as uow:
         chains = uow.annotations.chains_of([sequence_id for _, sequence_id in claimed])
     tool_input = {
@@ -161,14 +166,33 @@ def _number(
         else:
             counted.failed += 1
             counted.failures.append((str(job_id), message or ""))
-    report.add(counted)
-    return batch
+    return batch, counted
+
+
+def _still_present(batch: BatchWrite, jobs: set[uuid.UUID], chains: set[uuid.UUID]) -> BatchWrite:
+    """Drop what belongs to jobs or chains deleted since the claim (they would violate foreign keys)."""
+    domains = [d for d in batch.domains if d["chain_id"] in chains]
+    kept_domains = {d["id"] for d in domains}
+    return BatchWrite(
+        source=batch.source,
+        chain_ids=[c for c in batch.chain_ids if c in chains],
+        domains=domains,
+        regions=[r for r in batch.regions if r["domain_id"] in kept_domains],
+        features=[f for f in batch.features if f["chain_id"] in chains],
+        chain_types=[c for c in batch.chain_types if c["chain_id"] in chains],
+        tool_results=[t for t in batch.tool_results if t["job_id"] in jobs],
+        outcomes=[o for o in batch.outcomes if o["job_id"] in jobs],
+    )
 
 
 def _write(settings: Settings, options: AnnotateOptions, batch: BatchWrite) -> None:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with UnitOfWork(settings) as uow:
+                jobs, chains = uow.annotations.lock_present(
+                    [outcome["job_id"] for outcome in batch.outcomes], batch.chain_ids
+                )
+                batch = _still_present(batch, jobs, chains)
                 schemes = [scheme.upper() for scheme in options.schemes]
                 uow.annotations.replace_domains(batch.chain_ids, schemes, batch.domains, batch.regions)
                 uow.annotations.replace_features(batch.chain_ids, batch.source, batch.features)

@@ -7,10 +7,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from abdb.db.base import new_id
+import uuid_utils.compat
+
 from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme
 from abdb.numbering.engine import ChainNumbering, NumberedDomain
 from abdb.numbering.regions import regions_of
+
+
+def _new_id() -> uuid.UUID:
+    """Client-side UUIDv7: domains and their regions link without a round trip."""
+    return uuid_utils.compat.uuid7()
+
 
 # ANARCI's letters: here L is lambda (unlike legacy files, where L could be any light chain).
 LETTERS: dict[str, tuple[ChainType, Locus]] = {
@@ -71,7 +78,7 @@ def chain_rows(
 
 def _linker(chain_id: uuid.UUID, scheme: str, sequence: str, start: int, end: int) -> dict[str, Any]:
     return {
-        "id": new_id(),
+        "id": _new_id(),
         "chain_id": chain_id,
         "domain_type": DomainType.LINKER,
         "numbering_scheme": NumberingScheme(scheme.upper()),
@@ -83,7 +90,7 @@ def _linker(chain_id: uuid.UUID, scheme: str, sequence: str, start: int, end: in
 
 
 def _add_variable(rows: ChainRows, chain_id: uuid.UUID, scheme: str, sequence: str, domain: NumberedDomain) -> None:
-    domain_id = new_id()
+    domain_id = _new_id()
     rows.domains.append(
         {
             "id": domain_id,
@@ -99,7 +106,7 @@ def _add_variable(rows: ChainRows, chain_id: uuid.UUID, scheme: str, sequence: s
     for span in regions_of(domain.numbering, scheme, domain.chain_letter):
         rows.regions.append(
             {
-                "id": new_id(),
+                "id": _new_id(),
                 "domain_id": domain_id,
                 "region_type": span.region_type,
                 "sequence": span.sequence,
@@ -119,7 +126,7 @@ def _features(
         species = domain.v_gene[0] if domain.v_gene else domain.species
         features.append(
             {
-                "id": new_id(),
+                "id": _new_id(),
                 **common,
                 "feature_type": FeatureType.SPECIES,
                 "name": "species",
@@ -136,7 +143,7 @@ def _features(
             meta = {"domain": index, "species": gene_species}
             features.append(
                 {
-                    "id": new_id(),
+                    "id": _new_id(),
                     **common,
                     "feature_type": FeatureType.GENE,
                     "name": f"{segment} gene",
@@ -147,7 +154,7 @@ def _features(
             )
             features.append(
                 {
-                    "id": new_id(),
+                    "id": _new_id(),
                     **common,
                     "feature_type": FeatureType.ALLELE,
                     "name": f"{segment} allele",

@@ -58,7 +58,7 @@ def load_batch(
 ) -> None:
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            outcome = _write(settings, batch, options, file_report, report)
+            outcome = _write(settings, batch, options, report)
             break
         except TransientConflict:
             if attempt == ATTEMPTS:
@@ -70,9 +70,7 @@ def load_batch(
     report.rows += outcome.rows
 
 
-def _write(
-    settings: Settings, batch: list[Item], options: ImportOptions, file_report: FileReport, report: ImportReport
-) -> BatchOutcome:
+def _write(settings: Settings, batch: list[Item], options: ImportOptions, report: ImportReport) -> BatchOutcome:
     outcome, by_name = _classify(batch)
     with UnitOfWork(settings) as uow:
         new: list[PreparedRecord] = []
@@ -108,12 +106,8 @@ def _write(
         outcome.counts["inserted"] += len(new)
         outcome.counts["replaced"] += len(replacing)
         if report.run_id is not None:
-            files = report.files_as_dicts()
-            for entry in files:
-                if entry["path"] == file_report.path:
-                    for name, count in outcome.counts.items():
-                        entry[name] += count
-            uow.import_runs.record_batch(report.run_id, files, dict(outcome.counts))
+            # counters only: rewriting the run's whole file list per batch made many-file imports quadratic
+            uow.import_runs.record_batch(report.run_id, dict(outcome.counts))
         if not options.dry_run:
             uow.commit()
     return outcome

@@ -1,10 +1,10 @@
 """Importing antibodies: stream records, validate, and load whole antibodies in batches with COPY.
 
 Each batch is one transaction: an antibody's sequence, chains, domains, regions, features and annotation
-job are written together or not at all, with the run's counters. Names in a batch are locked (advisory
-transaction locks) before they are compared with the database, so concurrent imports of the same file
-create no duplicates. Re-importing unchanged content adds nothing; the same name with other content is a
-conflict and is reported, not overwritten (unless ``replace`` is chosen).
+job are written together or not at all, with the run's counters. Each batch takes one advisory transaction
+lock (shared by all imports) before it compares its names with the database, so concurrent imports of the
+same file create no duplicates. Re-importing unchanged content adds nothing; the same name with other
+content is a conflict and is reported, not overwritten (unless ``replace`` is chosen).
 """
 
 from __future__ import annotations
@@ -60,7 +60,11 @@ def expand_paths(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]
         if path.is_dir():
             found.extend(
                 sorted(
-                    p for p in path.rglob("*") if p.is_file() and p.name.lower().removesuffix(".gz").endswith(suffixes)
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.name.lower().removesuffix(".gz").endswith(suffixes)
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)  # hidden: skipped
                 )
             )
         elif path.is_file():
@@ -145,7 +149,7 @@ def _load_all(
     on_progress: Callable[[int], None] | None,
     display_names: Mapping[Path, str],
 ) -> None:
-    """Load every file's batches; reading runs one step ahead in a thread, across file boundaries."""
+    """Load every file's batches; a reader process parses one batch ahead, from file to file."""
     file_report: FileReport | None = None
     file_started = time.perf_counter()
     run_id = str(report.run_id) if report.run_id else None
@@ -160,7 +164,7 @@ def _load_all(
         file_report.seconds = time.perf_counter() - file_started
         if on_progress:
             on_progress(len(batch))
-        if options.max_errors is not None and len(report.rejections) > options.max_errors:
+        if options.max_errors is not None and len(report.rejections) >= options.max_errors:
             report.stopped_early = True
             return
 

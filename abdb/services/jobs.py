@@ -45,10 +45,13 @@ def job_overview(settings: Settings, status: JobStatus | None = None, limit: int
         return JobOverview(uow.annotations.status_counts(), recent)
 
 
-def retry_jobs(settings: Settings, *, failed: bool = True, running_for: dt.timedelta | None = None) -> int:
-    """Re-queue FAILED jobs and (with ``running_for``) RUNNING ones older than that: a worker died on them."""
+def retry_jobs(
+    settings: Settings, *, failed: bool = True, running_for: dt.timedelta | None = None, cancelled: bool = False
+) -> int:
+    """Re-queue FAILED jobs, RUNNING ones older than ``running_for`` (a worker died on them) and, if asked,
+    CANCELLED ones."""
     with UnitOfWork(settings) as uow:
-        count = uow.annotations.requeue(JobType.ANNOTATION, failed=failed, running_for=running_for)
+        count = uow.annotations.requeue(JobType.ANNOTATION, failed=failed, running_for=running_for, cancelled=cancelled)
         uow.commit()
         return count
 

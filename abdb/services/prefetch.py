@@ -20,12 +20,14 @@ from collections.abc import Callable, Iterator
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
+from abdb.errors import AbdbError
+
 T = TypeVar("T")
 POLL_SECONDS = 0.2
 Message = tuple[str, Any]
 
 
-class ReaderFailed(RuntimeError):
+class ReaderFailed(AbdbError):
     """The reader process stopped without saying why (killed, or out of memory)."""
 
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import text
-
 from abdb.backends import database_url
 from abdb.config import Settings
 from abdb.db.connect import connection_to
@@ -97,9 +95,8 @@ def verify(settings: Settings, options: VerifyOptions) -> VerifyReport:
     report.analyzed = _analyze_if_needed(settings)
     groups = {check.group for check in selected if check.group != "schema"}
     with UnitOfWork(settings) as uow:
-        uow.session.execute(text("SET TRANSACTION READ ONLY"))
-        uow.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEMORY}'"))
-        queries = VerificationQueries(uow.session)
+        queries = uow.verification
+        queries.begin_snapshot(WORK_MEMORY)
         for group, runs in _queries(queries, options).items():
             if group in groups:
                 for run in runs:
@@ -152,9 +149,8 @@ def _schema(settings: Settings, selected: list[Check]) -> dict[str, tuple[int, l
 def _analyze_if_needed(settings: Settings) -> list[str]:
     """ANALYZE tables that have no statistics yet (statistics only: no data changes)."""
     with UnitOfWork(settings) as uow:
-        missing = VerificationQueries(uow.session).tables_without_statistics(list(DATA_TABLES))
-    if missing:
-        with connection_to(database_url(settings)) as connection:
-            for table in missing:
-                connection.execute(text(f"ANALYZE {table}"))
+        missing = uow.verification.tables_without_statistics(list(DATA_TABLES))
+        if missing:
+            uow.verification.analyze(missing)
+            uow.commit()
     return missing

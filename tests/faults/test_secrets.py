@@ -10,10 +10,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import typer
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner
 
 from abdb.backends.embedded import EmbeddedServer
+from abdb.cli.errors import AbdbGroup
 
 PASSWORD = "S3cret-pa55:w/rd@x"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -117,7 +120,7 @@ def test_every_command_that_fails_never_prints_the_password(
     assert "Traceback" not in result.stderr or failure == "wrong password"
 
 
-def test_a_database_error_with_debug_shows_a_traceback_without_locals_or_password(
+def test_a_database_without_the_schema_names_the_fix_and_not_the_password(
     password_server: tuple[EmbeddedServer, str],
 ) -> None:
     server, socket = password_server
@@ -127,7 +130,26 @@ def test_a_database_error_with_debug_shows_a_traceback_without_locals_or_passwor
         connection.execute(text("CREATE DATABASE abdb_bare OWNER secret_user"))
     admin.dispose()
     result = _run(_url(socket, PASSWORD, "abdb_bare"), ["import", "runs"], debug=True)
-    assert result.returncode == 5
-    assert 'relation "import_runs" does not exist' in result.stderr
+    assert result.returncode == 4
+    assert 'has no abdb schema yet (relation "import_runs" does not exist' in result.stderr
+    assert "run `abdb migrate`" in result.stderr
     _assert_no_password(result)
     assert "PASSWORD" not in result.stderr and "password=" not in result.stderr
+
+
+def test_an_unexpected_error_with_debug_shows_a_traceback_without_local_variables() -> None:
+    trial = typer.Typer(cls=AbdbGroup, pretty_exceptions_enable=False)
+
+    @trial.callback()
+    def root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug")) -> None:
+        ctx.meta["abdb.debug"] = debug
+
+    @trial.command()
+    def explode() -> None:
+        connection_string = f"postgresql://u:{PASSWORD}@db/x"  # a local the traceback must not show
+        raise ValueError("boom " + str(len(connection_string)))
+
+    result = CliRunner().invoke(trial, ["--debug", "explode"])
+    assert result.exit_code == 1
+    assert "Traceback" in result.output and "ValueError: boom" in result.output
+    assert PASSWORD not in result.output and "connection_string =" not in result.output

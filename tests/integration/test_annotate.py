@@ -20,7 +20,7 @@ from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.domain.vocabulary import JobType
 from abdb.services.annotation import AnnotateOptions, annotate
-from abdb.services.importer import ImportOptions, import_fasta
+from abdb.services.importer import ImportOptions, import_fasta, import_legacy_json
 from abdb.services.jobs import cancel_jobs, retry_jobs
 from abdb.unit_of_work import UnitOfWork
 from benchmarks.synthetic import generate_antibodies
@@ -279,3 +279,34 @@ def test_two_claims_at_the_same_moment_never_share_a_job(settings: Settings, eng
     first, second = claimed
     assert not first & second
     assert len(first | second) == 150
+
+
+def test_a_partly_annotated_legacy_record_is_queued_and_annotation_keeps_its_constant_domain(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    document = json.loads((FIXTURES / "legacy_result_v2.json").read_text())
+    durvalumab = document["sequences"][0]
+    durvalumab["chains"][0]["domains"][0]["regions"] = durvalumab["chains"][0]["domains"][0]["regions"][:2]
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"sequences": [durvalumab], "numbering_scheme": "imgt"}))
+    import_legacy_json(settings, [partial], ImportOptions())
+    assert _rows(engine, "SELECT count(*) FROM processing_jobs WHERE status = 'PENDING'") == [(1,)]
+    report = annotate(settings, AnnotateOptions())
+    dispose_all()
+    assert report.completed == 1
+    domains = _rows(
+        engine,
+        "SELECT c.name, d.domain_type, d.start_position, d.end_position, "
+        "(SELECT count(*) FROM antibody_regions r WHERE r.domain_id = d.id) FROM antibody_domains d "
+        "JOIN antibody_chains c ON c.id = d.chain_id ORDER BY c.name, d.start_position",
+    )
+    assert domains == [
+        ("heavy", "VARIABLE", 1, 121, 7),
+        ("heavy", "CONSTANT", 122, 451, 0),
+        ("light", "VARIABLE", 1, 108, 7),
+        ("light", "CONSTANT", 109, 215, 0),
+    ]
+    assert _rows(engine, "SELECT value FROM sequence_features WHERE feature_type = 'ISOTYPE' ORDER BY 1") == [
+        ("IGHG1",),
+        ("IGKC",),
+    ]

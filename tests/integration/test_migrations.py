@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from abdb.config import Settings
 from abdb.services import migrations
+from abdb.services.importer import ImportOptions, import_fasta
 
 REVISIONS = [entry.revision for entry in reversed(migrations.history(Settings(), with_current=False))]
 
@@ -122,3 +123,18 @@ def test_check_reports_drift_between_models_and_database(
     report = migrations.check(settings)
     assert not report.clean
     assert any(expected in problem for problem in report.problems), report.problems
+
+
+def test_migration_0006_recomputes_stored_checksums_exactly_as_python_does(settings: Settings, engine: Engine) -> None:
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    import_fasta(settings, [fixtures / "good_therapeutics.fasta"], ImportOptions())
+    with engine.connect() as connection:
+        before = dict(connection.execute(text("SELECT id, content_checksum FROM antibody_sequences")).all())
+    migrations.downgrade(settings, "0005")
+    with engine.connect() as connection:
+        old_style = dict(connection.execute(text("SELECT id, content_checksum FROM antibody_sequences")).all())
+    migrations.upgrade(settings)
+    with engine.connect() as connection:
+        after = dict(connection.execute(text("SELECT id, content_checksum FROM antibody_sequences")).all())
+    assert len(before) == 60 and after == before
+    assert all(old_style[key] != before[key] for key in before)

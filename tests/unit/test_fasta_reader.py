@@ -79,3 +79,37 @@ def test_a_binary_file_is_rejected_without_records() -> None:
     records, rejections = _read("bad_binary.fasta")
     assert records == []
     assert any("binary file" in r.reason or "invalid UTF-8" in r.reason for r in rejections)
+
+
+def test_database_identifiers_with_several_bars_are_names_and_known_labels_still_pair(tmp_path: Path) -> None:
+    heavy = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSA"
+    path = tmp_path / "uniprot.fasta"
+    path.write_text(
+        f">sp|P01857|IGHG1_HUMAN Immunoglobulin heavy constant gamma 1\n{heavy}\n"
+        f">sp|P01834|IGKC_HUMAN Immunoglobulin kappa constant\n{heavy}\n"
+        f">mAbE|heavy|IgG1|human\n{heavy}\n>mAbE|light|kappa\n{heavy}\n"
+    )
+    records = [r for r in read_antibodies(path) if isinstance(r, AntibodyRecord)]
+    assert [(r.name, [c.name for c in r.chains]) for r in records] == [
+        ("sp|P01857|IGHG1_HUMAN", ["chain"]),
+        ("sp|P01834|IGKC_HUMAN", ["chain"]),
+        ("mAbE", ["heavy", "light"]),
+    ]
+
+
+def test_old_mac_line_endings_are_read_as_lines(tmp_path: Path) -> None:
+    heavy = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSA"
+    path = tmp_path / "mac.fasta"
+    path.write_bytes(f">mac1|heavy\r{heavy[:25]}\r{heavy[25:]}\r>mac1|light\r{heavy}\r".encode())
+    (record,) = list(read_antibodies(path))
+    assert isinstance(record, AntibodyRecord)
+    assert [(c.name, c.sequence) for c in record.chains] == [("heavy", heavy), ("light", heavy)]
+
+
+def test_a_trailing_stop_codon_is_dropped_and_an_inner_one_rejected(tmp_path: Path) -> None:
+    heavy = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSA"
+    path = tmp_path / "stops.fasta"
+    path.write_text(f">end|heavy\n{heavy}*\n>inner|heavy\n{heavy[:20]}*{heavy[20:]}\n")
+    first, second = list(read_antibodies(path))
+    assert isinstance(first, AntibodyRecord) and first.chains[0].sequence == heavy
+    assert isinstance(second, Rejection) and "'*' at position 21 is not an amino acid" in second.reason

@@ -139,3 +139,30 @@ def test_an_unknown_chain_letter_keeps_the_letter_and_a_lambda_constant_region_s
     assert [(c.chain_type.value, c.locus) for c in record.chains] == [("LIGHT", "IGL"), ("UNKNOWN", None)]
     assert record.metadata["legacy"]["unknown_chain_letters"] == {"tcr": "Z"}
     assert record.needs_annotation
+
+
+def test_seven_regions_that_leave_part_of_their_domain_uncovered_are_rejected() -> None:
+    fr = [HEAVY[:25], HEAVY[25:33], HEAVY[33:50], HEAVY[50:58], HEAVY[58:96], HEAVY[96:107], HEAVY[107:116]]
+    names = ["FR1", "CDR1", "FR2", "CDR2", "FR3", "CDR3", "FR4"]
+    regions = tuple(RegionDraft(n, RegionType(n), r) for n, r in zip(names, fr, strict=True))
+    with pytest.raises(RecordError, match="its seven regions do not cover it exactly"):
+        place_domains(HEAVY, [_draft(*regions, sequence=HEAVY)])  # FR4 stops two residues short
+    (domain,) = place_domains(HEAVY[:116], [_draft(*regions, sequence=HEAVY[:116])])
+    assert [r.end for r in domain.regions][-1] == domain.end == 116
+
+
+def test_a_request_with_a_misspelt_or_empty_chain_key_is_rejected_not_silently_shortened(tmp_path: Path) -> None:
+    path = tmp_path / "request.json"
+    path.write_text(
+        json.dumps(
+            {
+                "sequences": [
+                    {"name": "typo", "heavy_chain": HEAVY, "heavy_chian_2": HEAVY},
+                    {"name": "empty", "heavy_chain": HEAVY, "light_chain": " "},
+                ]
+            }
+        )
+    )
+    reasons = [r.reason for r in read_legacy_antibodies(path) if isinstance(r, Rejection)]
+    assert reasons[0].startswith("unknown key(s) 'heavy_chian_2' in the request")
+    assert reasons[1] == "light_chain is empty"

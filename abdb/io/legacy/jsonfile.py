@@ -31,8 +31,10 @@ def load_json_file(path: Path) -> Any:
         data = path.read_bytes()
         if data[:2] == GZIP_MAGIC:
             data = gzip.decompress(data)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:  # BadGzipFile is an OSError: first
         raise JsonFileError(f"the gzip stream is truncated or corrupt ({error})") from None
+    except OSError as error:
+        raise JsonFileError(f"cannot read the file: {error.strerror or error}") from None
     return loads_json_bytes(data)
 
 
@@ -56,7 +58,9 @@ def loads_json_bytes(data: bytes) -> Any:
             raise JsonFileError(
                 f"the file ends in the middle of a JSON value ({error.msg.lower()}): it looks truncated", where
             ) from None
-        raise JsonFileError(f"malformed JSON: {error.msg}", where) from None
+        looks_fasta = text.lstrip().startswith(">")
+        hint = " (this looks like FASTA: use `abdb import fasta`)" if looks_fasta else ""
+        raise JsonFileError(f"malformed JSON: {error.msg}{hint}", where) from None
     except RecursionError:
         raise JsonFileError("the JSON is nested too deeply to be a legacy record") from None
     except ValueError as error:  # from the hooks below, or an integer too long to convert

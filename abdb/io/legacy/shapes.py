@@ -39,6 +39,9 @@ REQUEST_CHAIN_KEYS: dict[str, tuple[ChainType, Locus | None]] = {
 }
 
 
+REQUEST_KEYS = frozenset({"name", "description", "id", "custom_chains", *REQUEST_CHAIN_KEYS})
+
+
 @dataclass
 class RawRegion:
     label: str
@@ -319,8 +322,16 @@ def _v1_region_kind(region: RawRegion) -> str:
 
 def _request(value: Any, scheme: Any) -> RawAntibody:
     item = _object(value, "the request")
+    unknown = sorted(set(item) - REQUEST_KEYS)
+    if unknown:
+        raise RecordError(
+            f"unknown key(s) {', '.join(map(repr, unknown))} in the request; chain keys are heavy_chain, "
+            "light_chain, scfv, heavy_chain_1..4, light_chain_1..4 and custom_chains"
+        )
     chains = []
     for key, declared in REQUEST_CHAIN_KEYS.items():
+        if key in item and isinstance(item[key], str) and not item[key].strip():
+            raise RecordError(f"{key} is empty")
         sequence = _text(item, key, "the request")
         if sequence is not None:
             chains.append(RawChain(key, sequence, declared=declared))
