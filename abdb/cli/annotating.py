@@ -139,17 +139,22 @@ def retry(
     running: Annotated[bool, typer.Option("--running/--no-running", help="Re-queue stuck RUNNING jobs.")] = True,
     failed: Annotated[bool, typer.Option("--failed/--no-failed", help="Re-queue FAILED jobs.")] = True,
     cancelled: Annotated[bool, typer.Option("--cancelled", help="Also re-queue CANCELLED jobs.")] = False,
+    completed: Annotated[
+        bool,
+        typer.Option("--completed", help="Also re-queue COMPLETED jobs: to annotate again, e.g. under another scheme."),
+    ] = False,
 ) -> None:
-    """Put FAILED jobs, RUNNING jobs whose worker died (older than --running-for) and, with --cancelled,
-    CANCELLED jobs back to PENDING.
+    """Put FAILED jobs, RUNNING jobs whose worker died (older than --running-for) and, with --cancelled or
+    --completed, CANCELLED or COMPLETED jobs back to PENDING.
 
-    Example: abdb jobs retry --running-for 10
+    Example: abdb jobs retry --completed && abdb annotate --scheme kabat  (adds Kabat, keeps IMGT)
     """
     count = retry_jobs(
         settings_of(ctx),
         failed=failed,
         running_for=timedelta(minutes=running_for) if running else None,
         cancelled=cancelled,
+        completed=completed,
     )
     stdout.print(f"{count} job(s) re-queued as PENDING", markup=False)
 

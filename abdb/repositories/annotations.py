@@ -141,7 +141,13 @@ class AnnotationRepository:
         )
 
     def requeue(
-        self, job_type: JobType, *, failed: bool, running_for: dt.timedelta | None, cancelled: bool = False
+        self,
+        job_type: JobType,
+        *,
+        failed: bool,
+        running_for: dt.timedelta | None,
+        cancelled: bool = False,
+        completed: bool = False,
     ) -> int:
         """FAILED jobs, RUNNING ones started longer ago than ``running_for`` and optionally CANCELLED ones,
         back to PENDING."""
@@ -150,6 +156,8 @@ class AnnotationRepository:
             conditions.append(ProcessingJob.status == JobStatus.FAILED)
         if cancelled:
             conditions.append(ProcessingJob.status == JobStatus.CANCELLED)
+        if completed:
+            conditions.append(ProcessingJob.status == JobStatus.COMPLETED)
         if running_for is not None:
             conditions.append(
                 (ProcessingJob.status == JobStatus.RUNNING) & (ProcessingJob.started_at <= func.now() - running_for)

@@ -46,12 +46,19 @@ def job_overview(settings: Settings, status: JobStatus | None = None, limit: int
 
 
 def retry_jobs(
-    settings: Settings, *, failed: bool = True, running_for: dt.timedelta | None = None, cancelled: bool = False
+    settings: Settings,
+    *,
+    failed: bool = True,
+    running_for: dt.timedelta | None = None,
+    cancelled: bool = False,
+    completed: bool = False,
 ) -> int:
     """Re-queue FAILED jobs, RUNNING ones older than ``running_for`` (a worker died on them) and, if asked,
-    CANCELLED ones."""
+    CANCELLED or COMPLETED ones (to annotate again, e.g. under another scheme)."""
     with UnitOfWork(settings) as uow:
-        count = uow.annotations.requeue(JobType.ANNOTATION, failed=failed, running_for=running_for, cancelled=cancelled)
+        count = uow.annotations.requeue(
+            JobType.ANNOTATION, failed=failed, running_for=running_for, cancelled=cancelled, completed=completed
+        )
         uow.commit()
         return count
 

@@ -310,3 +310,14 @@ def test_a_partly_annotated_legacy_record_is_queued_and_annotation_keeps_its_con
         ("IGHG1",),
         ("IGKC",),
     ]
+
+
+def test_completed_jobs_can_be_queued_again_to_add_another_scheme(loaded: Settings, engine: Engine) -> None:
+    annotate(loaded, AnnotateOptions(schemes=("imgt",)))
+    assert retry_jobs(loaded, failed=False, completed=True) == 3
+    annotate(loaded, AnnotateOptions(schemes=("kabat",)))
+    assert _rows(
+        engine,
+        "SELECT numbering_scheme, count(*) FROM antibody_domains WHERE domain_type = 'VARIABLE' GROUP BY 1 ORDER BY 1",
+    ) == [("IMGT", 5), ("KABAT", 5)]
+    assert _cdrs(engine, "abituzumab", "heavy", "KABAT")[0] == ("CDR1", "SFWMH", 31, 35)
