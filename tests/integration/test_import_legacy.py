@@ -172,13 +172,14 @@ def test_a_browser_history_export_qualifies_names_and_keeps_repeated_runs_once(
 ) -> None:
     report = import_legacy_json(import_settings, [FIXTURES / "legacy_browser_history.json"], ImportOptions())
     assert report.clean
-    assert (report.total("inserted"), report.total("unchanged")) == (2, 1)
+    assert (report.total("inserted"), report.total("unchanged")) == (3, 1)
+    # an entry without a result: one sequence per FASTA record, named as its result would name it
     assert _rows(
         engine,
         "SELECT s.name, count(DISTINCT c.id), count(DISTINCT j.id) FROM antibody_sequences s "
         "JOIN antibody_chains c ON c.antibody_sequence_id = s.id LEFT JOIN processing_jobs j ON j.sequence_id = s.id "
         "GROUP BY s.name ORDER BY s.name",
-    ) == [("cemiplimab VH/seq1", 1, 0), ("tanezumab pair", 2, 1)]
+    ) == [("cemiplimab VH/seq1", 1, 0), ("tanezumab pair/tanezumab_H", 1, 1), ("tanezumab pair/tanezumab_L", 1, 1)]
     assert _domains(engine, "cemiplimab VH/seq1", "heavy") == [("VARIABLE", "CHOTHIA", 1, 117)]
 
 

@@ -368,7 +368,16 @@ def _history_entry(entry: Any, where: str) -> Iterator[RawItem]:
                 _history_build(item, scheme, entry_name, legacy),
             )
     else:
-        yield where, entry_name, lambda: _history_fasta(entry, entry_name, legacy)
+        fasta = entry.get("fastaContent") if isinstance(entry, dict) else None
+        records = _fasta_records(fasta) if isinstance(fasta, str) else []
+        if not records:
+            yield where, entry_name, lambda: _no_records()
+        for index, (identifier, body) in enumerate(records):
+            yield (
+                f"{where}.fastaContent[{index}]",
+                identifier,
+                _history_fasta_record(identifier, body, entry_name, legacy),
+            )
 
 
 def _history_build(item: Any, scheme: Any, entry_name: str | None, legacy: dict[str, Any]) -> Callable[[], RawAntibody]:
@@ -386,18 +395,27 @@ def _qualified(entry_name: str | None, name: str) -> str:
     return f"{entry_name.strip()}/{name}" if entry_name and entry_name.strip() and entry_name.strip() != name else name
 
 
-def _history_fasta(entry: Any, entry_name: str | None, legacy: dict[str, Any]) -> RawAntibody:
-    """An entry without a result: its FASTA text gives unannotated chains."""
-    item = _object(entry, "the history entry")
-    fasta = _text(item, "fastaContent", "the history entry", required=True) or ""
-    chains: list[RawChain] = []
-    name = None
+def _fasta_records(fasta: str) -> list[tuple[str, str]]:
+    records: list[tuple[str, str]] = []
     for block in fasta.split(">")[1:]:
         header, _, body = block.partition("\n")
-        identifier = header.strip().split(" ")[0] or f"chain_{len(chains) + 1}"
-        base, label = split_identifier(identifier)
-        name = name or base
-        chains.append(RawChain(label or identifier, body, declared=(chain_type_of(label), locus_of(label))))
-    if not chains:
-        raise RecordError("the history entry has neither a result nor FASTA records")
-    return RawAntibody(entry_name or name or "entry", chains, {"legacy": legacy})
+        records.append((header.strip().split(" ")[0] or f"seq{len(records) + 1}", body))
+    return records
+
+
+def _no_records() -> RawAntibody:
+    raise RecordError("the history entry has neither a result nor FASTA records")
+
+
+def _history_fasta_record(
+    identifier: str, body: str, entry_name: str | None, legacy: dict[str, Any]
+) -> Callable[[], RawAntibody]:
+    """An entry without a result: each FASTA record is a sequence, named as the result would have named it
+    (``<entry>/<record id>``), so that the same entry imported later with its result matches."""
+
+    def build() -> RawAntibody:
+        _, label = split_identifier(identifier)
+        chain = RawChain(label or "chain", body, declared=(chain_type_of(label), locus_of(label)))
+        return RawAntibody(_qualified(entry_name, identifier), [chain], {"legacy": legacy})
+
+    return build
