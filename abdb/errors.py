@@ -64,7 +64,12 @@ class DatabaseError(AbdbError):
 
 
 class CommitOutcomeUnknown(DatabaseError):
-    """The connection failed while COMMIT was in flight: the transaction may or may not have landed."""
+    """The connection failed while COMMIT was in flight: the transaction may or may not have landed.
+
+    Exit 3 like any lost connection; never retried automatically (running it again is the user's call, and
+    safe for imports and annotation, which are idempotent)."""
+
+    exit_code = 3
 
 
 class TransientConflict(DatabaseError):

@@ -16,6 +16,7 @@ import pickle
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
@@ -69,6 +70,7 @@ def _in_process(source: Iterator[T], depth: int, context: BaseContext) -> Iterat
 
 def _produce(source: Iterator[Any], slots: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="abdb-reader-watchdog", daemon=True).start()
 
     def offer(message: Message) -> bool:
         while True:
@@ -81,6 +83,15 @@ def _produce(source: Iterator[Any], slots: Any, parent: int) -> None:
                     return False
 
     _pump(source, offer)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """The reader shares the parent's inherited sockets, among them its database connection: if it outlived a
+    killed parent, the server would keep that transaction (and its locks) open. So it dies with the parent,
+    whatever it is doing (seen once in CI: a re-run waited five minutes on the killed import's lock)."""
+    while os.getppid() == parent:
+        time.sleep(POLL_SECONDS)
+    os._exit(0)
 
 
 def _pump(source: Iterator[Any], offer: Callable[[Message], bool]) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +54,33 @@ def test_the_reader_runs_in_another_process_and_stops_when_the_consumer_does() -
     reader.close()  # the generator's cleanup terminates the reader process
     assert time.monotonic() - started < 5
     assert multiprocessing.active_children() == []
+
+
+def test_a_reader_whose_parent_is_killed_exits_even_when_blocked_flushing_its_queue(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing, sys, time\n"
+        "from abdb.services.prefetch import prefetched\n"
+        "items = prefetched(iter(['x' * 5_000_000 for _ in range(2)]))\n"
+        "next(items)\n"
+        "time.sleep(1)  # the reader has produced everything and is stuck writing into a full pipe\n"
+        "print(multiprocessing.active_children()[0].pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    reader = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while _running(reader):
+        assert time.monotonic() < deadline, "the reader outlived its killed parent"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
