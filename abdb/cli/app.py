@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -69,12 +70,23 @@ def root(
     ] = False,
 ) -> None:
     ctx.meta["abdb.debug"] = debug
+    _configure_logging(debug)
     ctx.obj = Settings.from_environment().with_overrides(
         database_url=database_url,
         environment=env,
         backend=backend,
         home=home.expanduser().resolve() if home else None,
     )
+
+
+def _configure_logging(debug: bool) -> None:
+    """Library log records (e.g. SQLAlchemy's pool resetting a connection that a Ctrl-C broke) would reach
+    stderr as tracebacks through logging's last-resort handler; only --debug shows them."""
+    root = logging.getLogger()
+    if debug:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def main() -> None:

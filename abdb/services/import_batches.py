@@ -6,8 +6,12 @@ times) before the error reaches the user; nothing of it is counted until it comm
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from abdb.config import Settings
@@ -56,21 +60,46 @@ def _classify(batch: list[Item]) -> tuple[BatchOutcome, dict[str, PreparedRecord
 def load_batch(
     settings: Settings, batch: list[Item], options: ImportOptions, file_report: FileReport, report: ImportReport
 ) -> None:
+    def count(outcome: BatchOutcome) -> None:
+        for name, value in outcome.counts.items():
+            setattr(file_report, name, getattr(file_report, name) + value)
+        report.rejections.extend(outcome.rejections)
+        report.rows += outcome.rows
+
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            outcome = _write(settings, batch, options, report)
-            break
+            _write(settings, batch, options, report, count)
+            return
         except TransientConflict:
             if attempt == ATTEMPTS:
                 raise
             time.sleep(BACKOFF_SECONDS * attempt)
-    for name, count in outcome.counts.items():
-        setattr(file_report, name, getattr(file_report, name) + count)
-    report.rejections.extend(outcome.rejections)
-    report.rows += outcome.rows
 
 
-def _write(settings: Settings, batch: list[Item], options: ImportOptions, report: ImportReport) -> BatchOutcome:
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends: a batch's COMMIT and its counting happen together, so the
+    "how far it got" message never misses a batch that was in fact stored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _write(
+    settings: Settings,
+    batch: list[Item],
+    options: ImportOptions,
+    report: ImportReport,
+    count: Callable[[BatchOutcome], None],
+) -> None:
     outcome, by_name = _classify(batch)
     with UnitOfWork(settings) as uow:
         new: list[PreparedRecord] = []
@@ -108,6 +137,7 @@ def _write(settings: Settings, batch: list[Item], options: ImportOptions, report
         if report.run_id is not None:
             # counters only: rewriting the run's whole file list per batch made many-file imports quadratic
             uow.import_runs.record_batch(report.run_id, dict(outcome.counts))
-        if not options.dry_run:
-            uow.commit()
-    return outcome
+        with _ctrl_c_deferred():
+            if not options.dry_run:
+                uow.commit()
+            count(outcome)
