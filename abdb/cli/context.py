@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.console import Console
 
 from abdb.config import Settings
+from abdb.errors import ConfigurationError
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -29,3 +32,11 @@ def confirm_destructive(question: str, yes: bool) -> bool:
     if not sys.stdin.isatty():
         return False
     return typer.confirm(question, default=False)
+
+
+def open_for_writing(path: Path, option: str) -> TextIO:
+    """Open an output file before any work, so a bad path fails first (exit 2) and costs nothing."""
+    try:
+        return path.open("w")
+    except OSError as error:
+        raise ConfigurationError(f"{option} {path}: {error.strerror}") from None

@@ -8,15 +8,15 @@ import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from abdb.cli.annotating import render_annotation, run_annotation
-from abdb.cli.context import settings_of, stderr, stdout
-from abdb.errors import ConfigurationError, JobsFailed, RecordsRejected
+from abdb.cli.context import open_for_writing, settings_of, stderr, stdout
+from abdb.errors import JobsFailed, RecordsRejected
 from abdb.services.annotation import AnnotateOptions
 from abdb.services.import_history import recent_runs
 from abdb.services.importer import ImportOptions, ImportReport, InputFormat, import_files
@@ -83,7 +83,7 @@ def _register(input_format: InputFormat, help_text: str) -> None:
             max_errors=max_errors,
             replace=replace,
         )
-        errors_file = _writable(errors, "--errors") if errors is not None else None
+        errors_file = open_for_writing(errors, "--errors") if errors is not None else None
         stdin_copy = _stdin_to_file(input_format) if any(str(p) == "-" for p in paths) else None
         inputs = [stdin_copy if str(p) == "-" and stdin_copy else p for p in paths]
         try:
@@ -227,11 +227,3 @@ def _stdin_to_file(input_format: InputFormat) -> Path:
     with tempfile.NamedTemporaryFile(prefix="abdb-stdin-", suffix=suffix, delete=False) as handle:
         shutil.copyfileobj(sys.stdin.buffer, handle)  # streamed: a large FASTA never sits in memory
     return Path(handle.name)
-
-
-def _writable(path: Path, option: str) -> TextIO:
-    """Open an output file before any work, so a bad path fails first and costs nothing."""
-    try:
-        return path.open("w")
-    except OSError as error:
-        raise ConfigurationError(f"{option} {path}: {error.strerror}") from None

@@ -6,15 +6,15 @@ import json
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 from xml.etree import ElementTree
 
 import typer
 from rich.table import Table
 
-from abdb.cli.context import settings_of, stdout
+from abdb.cli.context import open_for_writing, settings_of, stdout
 from abdb.domain.checks import CHECKS, Severity
-from abdb.errors import ConfigurationError, VerificationFailed
+from abdb.errors import VerificationFailed
 from abdb.services.verify import Status, VerifyOptions, VerifyReport, verify
 
 
@@ -63,7 +63,7 @@ def verify_command(
         stdout.print(table)
         return
     options = VerifyOptions(tuple(check or ()), tuple(skip or ()), fail_on, timedelta(minutes=stuck_after))
-    target = _writable(output) if output is not None else None
+    target = open_for_writing(output, "--output") if output is not None else None
     report = verify(settings_of(ctx), options)
     rendered = {OutputFormat.JSON: _json, OutputFormat.JUNIT: _junit}.get(output_format)
     if target is not None:
@@ -76,13 +76,6 @@ def verify_command(
     if report.violations:
         names = ", ".join(r.check.name for r in report.violations)
         raise VerificationFailed(f"{len(report.violations)} check(s) failed: {names}")
-
-
-def _writable(path: Path) -> TextIO:
-    try:
-        return path.open("w")
-    except OSError as error:
-        raise ConfigurationError(f"--output {path}: {error.strerror}") from None
 
 
 def _table(report: VerifyReport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from abdb.domain.checksum import content_checksum
@@ -84,7 +85,7 @@ class AntibodyRecord:
             for chain in self.chains
         )
 
-    @property
+    @cached_property  # asked by the reader, the duplicate check and the row builder
     def checksum(self) -> str:
         return content_checksum(chain.sequence for chain in self.chains)
 

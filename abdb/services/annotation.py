@@ -35,6 +35,13 @@ def default_engine() -> NumberingEngine:
     return AnarciEngine()
 
 
+def _loaded_engine() -> tuple[NumberingEngine, float]:
+    """The default engine and the seconds its models and germlines took to load (once per worker)."""
+    started = time.perf_counter()
+    engine = default_engine()
+    return engine, time.perf_counter() - started
+
+
 def check_options(options: AnnotateOptions) -> None:
     unknown = [scheme for scheme in options.schemes if scheme not in SUPPORTED_SCHEMES]
     if unknown or not options.schemes:
@@ -58,9 +65,7 @@ def annotate(
     check_options(options)
     started = time.perf_counter()
     if options.workers == 1:
-        loading = time.perf_counter()
-        engine = engine or default_engine()
-        startup = time.perf_counter() - loading
+        engine, startup = (engine, 0.0) if engine is not None else _loaded_engine()
         report = work(settings, options, engine, on_progress)
         report.startup_seconds = startup
     else:
@@ -115,9 +120,7 @@ def _wait_for(pending: Any, workers: list[Any]) -> list[AnnotateReport]:
 
 def _worker(settings: Settings, options: AnnotateOptions) -> AnnotateReport:
     try:
-        loading = time.perf_counter()
-        engine = default_engine()
-        startup = time.perf_counter() - loading
+        engine, startup = _loaded_engine()
         report = work(settings, options, engine, None)
         report.startup_seconds = startup
         return report

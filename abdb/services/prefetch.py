@@ -45,27 +45,39 @@ def _in_process(source: Iterator[T], depth: int, context: BaseContext) -> Iterat
         target=_produce, args=(source, slots, os.getpid()), name="abdb-reader", daemon=True
     )
     reader.start()
-    try:
+
+    def receive() -> Message:
         while True:
             try:
-                kind, value = slots.get(timeout=POLL_SECONDS)
+                message: Message = slots.get(timeout=POLL_SECONDS)
+                return message
             except queue.Empty:
                 if reader.is_alive():
                     continue
                 try:
-                    kind, value = slots.get(timeout=POLL_SECONDS)
+                    message = slots.get(timeout=POLL_SECONDS)
+                    return message
                 except queue.Empty:
                     raise ReaderFailed(f"the reader process ended unexpectedly (exit code {reader.exitcode})") from None
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
+
+    try:
+        yield from _items(receive)
     finally:
         if reader.is_alive():
             reader.terminate()
         reader.join(timeout=5)
         slots.close()
+
+
+def _items(receive: Callable[[], Message]) -> Iterator[Any]:
+    """The producer's items, until "done"; its error raised here."""
+    while True:
+        kind, value = receive()
+        if kind == "done":
+            return
+        if kind == "error":
+            raise value
+        yield value
 
 
 def _produce(source: Iterator[Any], slots: Any, parent: int) -> None:
@@ -128,12 +140,6 @@ def _in_thread(source: Iterator[T], depth: int) -> Iterator[T]:
 
     threading.Thread(target=_pump, args=(source, offer), name="abdb-reader", daemon=True).start()
     try:
-        while True:
-            kind, value = slots.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
+        yield from _items(slots.get)
     finally:
         stop.set()

@@ -30,6 +30,21 @@ def start_abdb(url: URL, *arguments: str) -> subprocess.Popen[str]:
     )
 
 
+def process_running(pid: int) -> bool:
+    """Alive and not a zombie (nobody reaps orphans here, so a dead child can linger as one)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def children(pid: int) -> list[int]:
+    return [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
+
+
 def scalar(url: URL, sql: str) -> int:
     engine = create_engine(url, poolclass=NullPool)
     try:

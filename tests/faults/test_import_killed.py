@@ -17,7 +17,16 @@ from abdb.db.session import dispose_all
 from abdb.domain.checks import Severity
 from abdb.services.verify import VerifyOptions, verify
 from tests.conftest import _fresh_database
-from tests.faults.helpers import BROKEN_ANTIBODIES, antibodies, scalar, start_abdb, wait_for, write_v2
+from tests.faults.helpers import (
+    BROKEN_ANTIBODIES,
+    antibodies,
+    children,
+    process_running,
+    scalar,
+    start_abdb,
+    wait_for,
+    write_v2,
+)
 
 ANTIBODIES = 800
 BATCH = 25
@@ -88,23 +97,11 @@ def test_a_killed_import_leaves_whole_antibodies_verifies_clean_and_reruns_to_th
 def test_the_reader_process_does_not_outlive_a_killed_import(fresh: URL, big_file: Path) -> None:
     process = start_abdb(fresh, "import", "legacy-json", str(big_file), "--batch-size", str(BATCH), "--quiet")
     wait_for(fresh, "SELECT count(*) FROM antibody_sequences", BATCH, process)
-    readers = [
-        int(child)
-        for task in Path(f"/proc/{process.pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
+    readers = children(process.pid)
     assert readers, "the import reads ahead in a child process"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in readers):
+    while any(process_running(pid) for pid in readers):
         assert time.monotonic() < deadline, f"reader processes {readers} outlived the killed import"
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"

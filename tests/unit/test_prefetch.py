@@ -14,6 +14,7 @@ import pytest
 
 from abdb.errors import InputError
 from abdb.services import prefetch
+from tests.faults.helpers import process_running
 
 
 def _in_process(source: Iterator[int]) -> Iterator[int]:
@@ -73,14 +74,6 @@ def test_a_reader_whose_parent_is_killed_exits_even_when_blocked_flushing_its_qu
     parent.kill()
     parent.wait(timeout=10)
     deadline = time.monotonic() + 5
-    while _running(reader):
+    while process_running(reader):
         assert time.monotonic() < deadline, "the reader outlived its killed parent"
         time.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
