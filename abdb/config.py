@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+import platformdirs
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -58,6 +59,15 @@ PROFILES: dict[Environment, EnvironmentProfile] = {
 }
 
 
+def default_home() -> Path:
+    """Where the embedded server lives unless ABDB_HOME or --home says otherwise: the platform's user data
+    folder (``~/.local/share/abdb`` on Linux, honouring XDG_DATA_HOME), the same from every working folder."""
+    return Path(platformdirs.user_data_dir("abdb", appauthor=False)).resolve()
+
+
+OLD_DEFAULT_HOME = Path(".abdb")  # before 0.2 the home was relative to the working folder
+
+
 def mask_url(url: str | URL) -> str:
     """Render a database URL with its password replaced by ``***``."""
     try:
@@ -88,7 +98,7 @@ def parse_url(raw: str) -> URL:
 class Settings:
     environment: Environment = Environment.DEVELOPMENT
     database_url: URL | None = None
-    home: Path = field(default_factory=lambda: Path(".abdb").resolve())
+    home: Path = field(default_factory=lambda: default_home())
     backend: BackendName = BackendName.AUTO
     docker_password: str = DEFAULT_DOCKER_PASSWORD
     production_url: URL | None = None
@@ -114,7 +124,7 @@ class Settings:
         settings = cls(
             environment=environment,
             database_url=parse_url(raw_url) if raw_url else None,
-            home=Path(env.get("ABDB_HOME", ".abdb")).expanduser().resolve(),
+            home=Path(env["ABDB_HOME"]).expanduser().resolve() if env.get("ABDB_HOME") else default_home(),
             backend=backend,
             docker_password=env.get("ABDB_DB_PASSWORD", DEFAULT_DOCKER_PASSWORD),
             production_url=_production_url(env) if environment is Environment.PRODUCTION else None,

@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import os
 import pwd
+import shlex
 import shutil
 import stat
 import subprocess
@@ -144,7 +145,8 @@ class EmbeddedServer:
             socket_dir.mkdir(mode=0o700, exist_ok=True)
             if run_as is not None:
                 os.chown(socket_dir, run_as.pw_uid, run_as.pw_gid)
-        options = f"-c listen_addresses='' -k {socket_dir} -p {PORT}"
+        # pg_ctl hands -o to a shell: quote the folder (spaces, quotes, non-ASCII in the home path)
+        options = f"-c listen_addresses='' -k {shlex.quote(str(socket_dir))} -p {PORT}"
         self._run(
             [
                 str(self.binary("pg_ctl")),

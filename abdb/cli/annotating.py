@@ -9,14 +9,22 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from abdb.cli.context import confirm_destructive, settings_of, stderr, stdout
 from abdb.config import Settings
 from abdb.domain.vocabulary import JobStatus
 from abdb.errors import ConfirmationRequired, JobsFailed
-from abdb.services.annotation import AnnotateOptions, AnnotateReport, annotate
+from abdb.services.annotation import AnnotateOptions, AnnotateProgress, AnnotateReport, annotate
 from abdb.services.jobs import cancel_jobs, job_overview, retry_jobs
 
 jobs_app = typer.Typer(
@@ -68,13 +76,21 @@ def run_annotation(settings: Settings, options: AnnotateOptions, show: bool) -> 
     with Progress(
         TextColumn("annotating"),
         BarColumn(),
-        TextColumn("{task.completed:,} jobs"),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TextColumn("jobs"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=stderr,
         disable=not (show and sys.stderr.isatty()),
     ) as progress:
         task = progress.add_task("annotate", total=None)
-        return annotate(settings, options, lambda count: progress.advance(task, count))
+
+        def advance(step: AnnotateProgress) -> None:
+            progress.update(task, total=step.total, advance=step.jobs)
+
+        return annotate(settings, options, advance)
 
 
 def render_annotation(report: AnnotateReport, as_json: bool) -> None:
@@ -112,12 +128,14 @@ def jobs(
     if not overview.recent:
         return
     recent = Table(title=f"most recent {(status or JobStatus.FAILED).value} jobs")
-    recent.add_column("id", no_wrap=True)
+    recent.add_column("job id", no_wrap=True, min_width=36)
+    recent.add_column("antibody", overflow="fold")
     recent.add_column("completed", no_wrap=True)
-    recent.add_column("error")
+    recent.add_column("error", overflow="fold")
     for job in overview.recent:
         recent.add_row(
             str(job.id),
+            job.antibody_name,
             job.completed_at.strftime("%Y-%m-%d %H:%M:%S") if job.completed_at else "",
             job.error_message or "",
         )

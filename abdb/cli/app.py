@@ -62,7 +62,11 @@ def root(
     ] = None,
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="Folder for the embedded server's data; default ABDB_HOME or ./.abdb"),
+        typer.Option(
+            "--home",
+            help="Folder for the embedded server's data; default ABDB_HOME, else the user data folder "
+            "(~/.local/share/abdb on Linux), whatever the working folder.",
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
     version: Annotated[

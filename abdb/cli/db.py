@@ -25,8 +25,11 @@ def up(ctx: typer.Context) -> None:
     result = database.up(settings_of(ctx))
     verb = "started" if result.started else "already running"
     stdout.print(f"{result.backend} server {verb}; database {result.database} ready at {result.url}")
+    stdout.print(f"home: {result.home}", markup=False)
     if result.database_created:
         stdout.print(f"created database {result.database}; next: abdb migrate")
+    if result.note:
+        stderr.print(f"note: {result.note}", markup=False)
 
 
 @app.command()
@@ -45,6 +48,7 @@ def status(ctx: typer.Context) -> None:
     report = database.status(settings_of(ctx))
     stdout.print(f"backend:   {report.backend}")
     stdout.print(f"url:       {report.url}")
+    stdout.print(f"home:      {report.home}", markup=False)
     stdout.print(f"server:    PostgreSQL {report.server_version}")
     stdout.print(f"database:  {report.database}")
     marker = "at head" if report.at_head else "NOT at head: run `abdb migrate`"
@@ -71,7 +75,10 @@ def reset(ctx: typer.Context, yes: YES = False) -> None:
     stdout.print(f"database {result.up.database} recreated and migrated to {result.revision}")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+# -h is psql's --host here, so only --help shows this help
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["--help"]}
+)
 def psql(ctx: typer.Context) -> None:
     """Open psql (PostgreSQL 18, from the embedded wheel) on the database; extra arguments go to psql.
 

@@ -13,7 +13,7 @@ from typer.core import TyperGroup
 
 from abdb.cli.context import stderr
 from abdb.config import Settings
-from abdb.errors import AbdbError
+from abdb.errors import AbdbError, BackendError, DatabaseUnreachable
 
 INTERRUPTED_EXIT_CODE = 130
 UNEXPECTED_EXIT_CODE = 1
@@ -23,6 +23,14 @@ BROKEN_PIPE_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for a tool ki
 def _redact(ctx: typer.Context, text: str) -> str:
     settings = ctx.find_root().obj
     return settings.redact(text) if isinstance(settings, Settings) else text
+
+
+def _where(ctx: typer.Context) -> str:
+    """Which local server was meant: the home decides it, and a wrong one is the usual reason."""
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings) or settings.database_url or settings.production_url:
+        return ""
+    return f" [abdb home: {settings.home}; --home or ABDB_HOME to choose another]"
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -38,6 +46,7 @@ class AbdbGroup(TyperGroup):
         except AbdbError as error:
             # One line, so that CI logs and `2>&1 | tail -1` show the whole story.
             hint = f" (hint: {error.hint})" if error.hint else ""
+            hint += _where(ctx) if isinstance(error, DatabaseUnreachable | BackendError) else ""
             stderr.print(f"[bold red]error:[/] {escape(_redact(ctx, error.message + hint))}")
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:

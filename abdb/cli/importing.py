@@ -3,35 +3,52 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from abdb.cli.annotating import render_annotation, run_annotation
 from abdb.cli.context import open_for_writing, settings_of, stderr, stdout
+from abdb.domain.records import DEFAULT_MIN_LENGTH, Pairing
 from abdb.errors import JobsFailed, RecordsRejected
 from abdb.services.annotation import AnnotateOptions
 from abdb.services.import_history import recent_runs
-from abdb.services.importer import ImportOptions, ImportReport, InputFormat, import_files
+from abdb.services.importer import (
+    ImportOptions,
+    ImportProgress,
+    ImportReport,
+    InputFormat,
+    import_files,
+    refuse_outputs_among_inputs,
+)
 
 MAX_FILE_LINES = 20
 app = typer.Typer(help="Import antibodies from FASTA or legacy JSON, and list past import runs.", no_args_is_help=True)
 
 FASTA_HELP = (
-    "Import FASTA (.fasta/.fa/.faa/.fas, optionally gzip-compressed).\n\n"
-    "Consecutive records sharing a base name form one antibody: >mAb1|heavy + >mAb1|light, or >mAb1_H + "
-    ">mAb1_L (also _HC/_LC/_VH/_VL/_K). Text after the id is the description; key=value pairs go to "
-    "metadata. Each antibody is queued for annotation (a PENDING ANNOTATION job).\n\n"
-    'Re-importing adds nothing ("N unchanged"); the same name with other chains is a conflict, reported '
-    "and not overwritten unless --replace. Exit 8 when any record was rejected or in conflict.\n\n"
-    "Example: abdb import fasta fixtures/good_therapeutics.fasta --errors rejects.jsonl"
+    "Import FASTA (.fasta/.fa/.faa/.fas, optionally gzip-compressed; any name when given as a file).\n\n"
+    "Chains pair by name across all the files of the command: >mAb1|heavy + >mAb1|light (labels heavy/H/HC/"
+    "VH/VHH, light/L/LC/VL/VK, kappa/K, lambda, scfv; a number may follow: heavy2) or >mAb1_H + >mAb1_L (also "
+    "_HC/_LC/_VH/_VL/_K), adjacent or not, even heavy chains in one file and light chains in another. Any "
+    "other id (>lcl|Query_1, >sp|P01857|IGHG1_HUMAN) is an antibody of one chain. The id ends at the first "
+    "space or tab; the rest is the description, key=value pairs go to metadata (each chain keeps its own; "
+    "the antibody gets its first record's). Nucleotide records are rejected unless --translate.\n\n"
+    'Each antibody is queued for annotation. Re-importing adds nothing ("N unchanged"); the same name with '
+    "other chains, or other chain labels, is a conflict, reported and not overwritten unless --replace. "
+    "Exit 8 when any record was rejected or in conflict.\n\n"
+    "Example: abdb import fasta heavy.fasta light.fasta --errors rejects.jsonl --annotate"
 )
 
 LEGACY_HELP = (
@@ -46,82 +63,148 @@ LEGACY_HELP = (
     "Example: abdb import legacy-json data/sequences/ results.json --errors rejects.jsonl"
 )
 
+PATHS = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Files (any name), folders (searched recursively for the format's suffixes), - for stdin, or "
+        "streams such as <(zcat x.gz).",
+        show_default=False,
+    ),
+]
+DRY_RUN = Annotated[bool, typer.Option("--dry-run", help="Validate and load in a transaction, then roll back.")]
+ERRORS = Annotated[
+    Path | None,
+    typer.Option("--errors", help="Write one JSON line per rejected record to this file (never one of the inputs)."),
+]
+MAX_ERRORS = Annotated[
+    int | None,
+    typer.Option("--max-errors", min=1, help="Stop at this many rejections; records after the stop are not read."),
+]
+BATCH_SIZE = Annotated[int, typer.Option("--batch-size", min=1, help="Antibodies per transaction.")]
+REPLACE = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Replace every stored antibody whose name is in the input by the input's version (its annotations "
+        "go with it; run --annotate again).",
+    ),
+]
+QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")]
+AS_JSON = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+PUBLIC = Annotated[
+    bool | None,
+    typer.Option(
+        "--public/--private",
+        help="Visibility of the antibodies, new and already stored (default: new ones private, stored ones kept).",
+        show_default=False,
+    ),
+]
+CREATED_BY = Annotated[str | None, typer.Option("--created-by", help="Email of the importing user.")]
+ALLOW_X = Annotated[bool, typer.Option("--allow-x", help="Accept X (unknown residue).")]
+MIN_LENGTH = Annotated[int, typer.Option("--min-length", min=1, help="Shortest chain accepted.")]
+ANNOTATE = Annotated[
+    bool,
+    typer.Option(
+        "--annotate",
+        help="Then number the antibodies this import stored or replaced (IMGT, one worker); other pending jobs "
+        "are left for `abdb annotate`.",
+    ),
+]
+TRANSLATE = Annotated[
+    bool,
+    typer.Option(
+        "--translate",
+        help="Translate nucleotide records (≥90% A/C/G/T/U/N) in their one open reading frame (3 forward, 3 "
+        "reverse frames tried); without it they are rejected.",
+    ),
+]
 
-def _register(input_format: InputFormat, help_text: str) -> None:
-    @app.command(input_format.value, help=help_text)
-    def command(
-        ctx: typer.Context,
-        paths: Annotated[list[Path], typer.Argument(help="Files, folders (searched recursively), or - for stdin.")],
-        dry_run: Annotated[
-            bool, typer.Option("--dry-run", help="Validate and load in a transaction, then roll back.")
-        ] = False,
-        errors: Annotated[
-            Path | None, typer.Option("--errors", help="Write one JSON line per rejected record to this file.")
-        ] = None,
-        max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many rejections.")] = None,
-        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Antibodies per transaction.")] = 1000,
-        replace: Annotated[
-            bool, typer.Option("--replace", help="Replace stored antibodies whose name matches but content differs.")
-        ] = False,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-        public: Annotated[bool, typer.Option("--public/--private", help="Mark imported antibodies public.")] = False,
-        created_by: Annotated[str | None, typer.Option("--created-by", help="Email of the importing user.")] = None,
-        allow_x: Annotated[bool, typer.Option("--allow-x", help="Accept X (unknown residue).")] = False,
-        min_length: Annotated[int, typer.Option("--min-length", min=1, help="Shortest chain accepted.")] = 20,
-        annotate_after: Annotated[
-            bool, typer.Option("--annotate", help="Run `abdb annotate` (IMGT, one worker) right after the import.")
-        ] = False,
-    ) -> None:
-        options = ImportOptions(
-            allow_x=allow_x,
-            min_length=min_length,
-            batch_size=batch_size,
-            dry_run=dry_run,
-            public=public,
-            created_by=created_by,
-            max_errors=max_errors,
-            replace=replace,
+
+@app.command("fasta", help=FASTA_HELP)
+def fasta(
+    ctx: typer.Context,
+    paths: PATHS,
+    dry_run: DRY_RUN = False,
+    errors: ERRORS = None,
+    max_errors: MAX_ERRORS = None,
+    batch_size: BATCH_SIZE = 1000,
+    replace: REPLACE = False,
+    quiet: QUIET = False,
+    as_json: AS_JSON = False,
+    public: PUBLIC = None,
+    created_by: CREATED_BY = None,
+    allow_x: ALLOW_X = False,
+    min_length: MIN_LENGTH = DEFAULT_MIN_LENGTH,
+    annotate_after: ANNOTATE = False,
+    translate: TRANSLATE = False,
+) -> None:
+    options = ImportOptions(
+        allow_x, min_length, batch_size, dry_run, public, created_by, max_errors, replace, translate
+    )
+    _run_import(ctx, InputFormat.FASTA, paths, options, errors, quiet, as_json, annotate_after)
+
+
+@app.command("legacy-json", help=LEGACY_HELP)
+def legacy_json(
+    ctx: typer.Context,
+    paths: PATHS,
+    dry_run: DRY_RUN = False,
+    errors: ERRORS = None,
+    max_errors: MAX_ERRORS = None,
+    batch_size: BATCH_SIZE = 1000,
+    replace: REPLACE = False,
+    quiet: QUIET = False,
+    as_json: AS_JSON = False,
+    public: PUBLIC = None,
+    created_by: CREATED_BY = None,
+    allow_x: ALLOW_X = False,
+    min_length: MIN_LENGTH = DEFAULT_MIN_LENGTH,
+    annotate_after: ANNOTATE = False,
+) -> None:
+    options = ImportOptions(allow_x, min_length, batch_size, dry_run, public, created_by, max_errors, replace)
+    _run_import(ctx, InputFormat.LEGACY_JSON, paths, options, errors, quiet, as_json, annotate_after)
+
+
+def _run_import(
+    ctx: typer.Context,
+    input_format: InputFormat,
+    paths: list[Path],
+    options: ImportOptions,
+    errors: Path | None,
+    quiet: bool,
+    as_json: bool,
+    annotate_after: bool,
+) -> None:
+    if errors is not None:
+        refuse_outputs_among_inputs(input_format, paths, {"--errors": errors})
+    errors_file = open_for_writing(errors, "--errors") if errors is not None else None
+    report = _with_progress(ctx, input_format, paths, options, not quiet and not as_json)
+    if errors_file is not None:
+        with errors_file:
+            for rejection in report.rejections:
+                errors_file.write(json.dumps(rejection.as_dict()) + "\n")
+    _render(report, as_json, quiet)
+    annotated = None
+    if annotate_after and not options.dry_run and report.run_id is not None:
+        scoped = AnnotateOptions(import_run_id=report.run_id)
+        annotated = run_annotation(settings_of(ctx), scoped, show=not quiet and not as_json)
+        render_annotation(annotated, as_json)
+    if report.clean and annotated is not None and annotated.failed:
+        raise JobsFailed(
+            f"imported cleanly, but {annotated.failed} annotation job(s) FAILED",
+            hint="abdb jobs --status FAILED shows why",
         )
-        errors_file = open_for_writing(errors, "--errors") if errors is not None else None
-        stdin_copy = _stdin_to_file(input_format) if any(str(p) == "-" for p in paths) else None
-        inputs = [stdin_copy if str(p) == "-" and stdin_copy else p for p in paths]
-        try:
-            names = {stdin_copy: "<stdin>"} if stdin_copy else {}
-            report = _with_progress(ctx, input_format, inputs, options, not quiet and not as_json, names)
-        finally:
-            if stdin_copy:
-                stdin_copy.unlink(missing_ok=True)
-        if errors_file is not None:
-            with errors_file:
-                for rejection in report.rejections:
-                    errors_file.write(json.dumps(rejection.as_dict()) + "\n")
-        _render(report, as_json, quiet)
-        annotated = None
-        if annotate_after and not dry_run:
-            annotated = run_annotation(settings_of(ctx), AnnotateOptions(), show=not quiet and not as_json)
-            render_annotation(annotated, as_json)
-        if report.clean and annotated is not None and annotated.failed:
-            raise JobsFailed(
-                f"imported cleanly, but {annotated.failed} annotation job(s) FAILED",
-                hint="abdb jobs --status FAILED shows why",
-            )
-        if report.stopped_early:
-            raise RecordsRejected(
-                f"stopped after {len(report.rejections)} rejection(s) (--max-errors); files after the stop were "
-                "not read",
-                hint="--errors FILE lists each one with its reason",
-            )
-        if not report.clean:
-            raise RecordsRejected(
-                f"{len(report.rejections)} record(s) rejected or in conflict; the others were "
-                f"{'checked' if report.dry_run else 'loaded'}",
-                hint="--errors FILE lists each one with its reason",
-            )
-
-
-_register(InputFormat.FASTA, FASTA_HELP)
-_register(InputFormat.LEGACY_JSON, LEGACY_HELP)
+    if report.stopped_early:
+        raise RecordsRejected(
+            f"stopped at rejection {len(report.rejections)} (--max-errors); records after it were not read",
+            hint="--errors FILE lists each one with its reason",
+        )
+    if not report.clean:
+        raise RecordsRejected(
+            f"{len(report.rejections)} record(s) rejected or in conflict; the others were "
+            f"{'checked' if report.dry_run else 'loaded'}",
+            hint="--errors FILE lists each one with its reason",
+        )
 
 
 @app.command()
@@ -135,7 +218,8 @@ def runs(
     if as_json:
         stdout.print_json(json.dumps([asdict(run) for run in found], default=str))
         return
-    table = Table("started", "command", "status", "files", "inserted", "unchanged", "conflicting", "rejected", "id")
+    table = Table("started", "command", "status", "files", "inserted", "unchanged", "conflicting", "rejected")
+    table.add_column("id", no_wrap=True, min_width=36)  # whole, to copy into `abdb annotate` or SQL
     for run in found:
         table.add_row(
             run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -152,30 +236,29 @@ def runs(
 
 
 def _with_progress(
-    ctx: typer.Context,
-    input_format: InputFormat,
-    inputs: list[Path],
-    options: ImportOptions,
-    show: bool,
-    names: dict[Path, str],
+    ctx: typer.Context, input_format: InputFormat, paths: list[Path], options: ImportOptions, show: bool
 ) -> ImportReport:
+    """A bar over the bytes of the input (the one total known before reading), with records and records/s."""
     with Progress(
         TextColumn("importing"),
         BarColumn(),
-        TextColumn("{task.completed:,} records"),
-        TextColumn("{task.fields[rate]}"),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[records]:,} records {task.fields[rate]}"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=stderr,
         disable=not (show and sys.stderr.isatty()),
     ) as progress:
-        task = progress.add_task("import", total=None, rate="")
+        task = progress.add_task("import", total=None, records=0, rate="")
 
-        def advance(count: int) -> None:
-            progress.advance(task, count)
+        def advance(step: ImportProgress) -> None:
+            records = progress.tasks[0].fields["records"] + step.records
             elapsed = progress.tasks[0].elapsed or 0
-            progress.update(task, rate=f"{progress.tasks[0].completed / elapsed:,.0f}/s" if elapsed else "")
+            rate = f"({records / elapsed:,.0f}/s)" if elapsed else ""
+            progress.update(task, total=step.bytes_total or None, completed=step.bytes_read, records=records, rate=rate)
 
-        return import_files(settings_of(ctx), input_format, inputs, options, advance, names)
+        return import_files(settings_of(ctx), input_format, paths, options, advance)
 
 
 def _render(report: ImportReport, as_json: bool, quiet: bool) -> None:
@@ -186,6 +269,10 @@ def _render(report: ImportReport, as_json: bool, quiet: bool) -> None:
             "seconds": round(report.seconds, 3),
             "rows": report.rows,
             "files": report.files_as_dicts(),
+            "skipped_files": report.skipped_files,
+            "hidden_files": report.hidden_files,
+            "pairings": {str(kind): count for kind, count in report.pairings.items()},
+            "visibility_changed": report.total("visibility_changed"),
             "rejections": [r.as_dict() for r in report.rejections],
         }
         stdout.print_json(json.dumps(summary))
@@ -213,6 +300,8 @@ def _render(report: ImportReport, as_json: bool, quiet: bool) -> None:
             f"conflicting, {f.rejected} rejected{replaced} in {f.seconds:.2f} s",
             markup=False,
         )
+    for note in import_notes(report):
+        stdout.print(f"{prefix}{note}", markup=False)
     replaced_total = f", {report.total('replaced')} replaced" if report.total("replaced") else ""
     stdout.print(
         f"{prefix}total: {report.total('inserted')} inserted, {report.total('unchanged')} unchanged, "
@@ -222,8 +311,26 @@ def _render(report: ImportReport, as_json: bool, quiet: bool) -> None:
     )
 
 
-def _stdin_to_file(input_format: InputFormat) -> Path:
-    suffix = ".json" if input_format is InputFormat.LEGACY_JSON else ".fasta"
-    with tempfile.NamedTemporaryFile(prefix="abdb-stdin-", suffix=suffix, delete=False) as handle:
-        shutil.copyfileobj(sys.stdin.buffer, handle)  # streamed: a large FASTA never sits in memory
-    return Path(handle.name)
+def import_notes(report: ImportReport) -> list[str]:
+    """What the counts alone do not say: files passed over, how chains were paired, visibility changes."""
+    notes = []
+    if report.skipped_files:
+        shown = ", ".join(report.skipped_files[:3]) + (", ..." if len(report.skipped_files) > 3 else "")
+        notes.append(
+            f"skipped {len(report.skipped_files)} file(s) in the folders whose names do not end in the format's "
+            f"suffixes: {shown} (name a file to import it whatever its name)"
+        )
+    if report.hidden_files:
+        notes.append(f"skipped {report.hidden_files} hidden file(s) in the folders")
+    apart = report.pairings[Pairing.APART] + report.pairings[Pairing.ACROSS_FILES]
+    if apart:
+        across = report.pairings[Pairing.ACROSS_FILES]
+        notes.append(
+            f"paired {apart} antibod{'y' if apart == 1 else 'ies'} from chains that were not next to each other"
+            + (f" ({across} across files)" if across else "")
+        )
+    if changed := report.total("visibility_changed"):
+        notes.append(
+            f"changed the visibility (--public/--private) of {changed} stored antibod{'y' if changed == 1 else 'ies'}"
+        )
+    return notes

@@ -28,11 +28,8 @@ def upgrade(
     """
     if ctx.invoked_subcommand is not None:
         return
-    before, after = migrations.upgrade(settings_of(ctx), to)
-    if before == after:
-        stdout.print(f"already at {after}; nothing to do")
-    else:
-        stdout.print(f"upgraded {before or 'empty database'} -> {after}")
+    result = migrations.migrate_to(settings_of(ctx), to)
+    stdout.print(result.message, markup=False)
 
 
 @app.command()
@@ -46,8 +43,8 @@ def down(
         if not sys.stdin.isatty():
             raise ConfirmationRequired("a downgrade can destroy data and needs confirmation", hint="add --yes")
         raise Aborted("downgrade cancelled; nothing was changed")
-    before, after = migrations.downgrade(settings_of(ctx), revision)
-    stdout.print(f"downgraded {before} -> {after or 'base'}")
+    result = migrations.migrate_down(settings_of(ctx), revision)
+    stdout.print(result.message, markup=False)
 
 
 @app.command()

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import typer
 from rich.table import Table
 
-from abdb.cli.context import open_for_writing, settings_of, stdout
+from abdb.cli.context import open_for_writing, settings_of, stderr, stdout
 from abdb.domain.checks import CHECKS, Severity
 from abdb.errors import VerificationFailed
 from abdb.services.verify import Status, VerifyOptions, VerifyReport, verify
@@ -69,9 +69,12 @@ def verify_command(
     if target is not None:
         with target:
             target.write(rendered(report) if rendered else _json(report))
-    if rendered is None:
+    if output is not None:
+        failed = len(report.violations)
+        stderr.print(f"verify: {failed} check(s) failed; report written to {output}", markup=False)
+    elif rendered is None:
         _table(report)
-    elif output is None:
+    else:
         stdout.out(rendered(report), highlight=False)
     if report.violations:
         names = ", ".join(r.check.name for r in report.violations)

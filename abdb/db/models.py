@@ -23,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    case,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -115,6 +116,10 @@ class AntibodySequence(IdMixin, TimestampMixin, Base):
     )
 
 
+def _scheme_rank(column: Any) -> Any:
+    return case(*[(column == scheme, rank) for rank, scheme in enumerate(NumberingScheme)], else_=len(NumberingScheme))
+
+
 class AntibodyChain(IdMixin, TimestampMixin, Base):
     __tablename__ = "antibody_chains"
     __table_args__ = (CheckConstraint("sequence_length = char_length(sequence)", name="sequence_length_matches"),)
@@ -128,13 +133,19 @@ class AntibodyChain(IdMixin, TimestampMixin, Base):
     locus: Mapped[Locus | None] = _vocab(Locus, "loci")
     sequence: Mapped[str] = mapped_column(Text, nullable=False)
     sequence_length: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The chain's own FASTA header (description, key=value pairs, extra id fields), when it had one.
+    description: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
 
     antibody_sequence: Mapped[AntibodySequence] = relationship(back_populates="chains")
+    # A fixed order: by scheme in vocabulary order (IMGT, Kabat, Chothia, ...), then along the chain.
     domains: Mapped[list[AntibodyDomain]] = relationship(
         back_populates="chain",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        order_by="AntibodyDomain.start_position",
+        order_by=lambda: [_scheme_rank(AntibodyDomain.numbering_scheme), AntibodyDomain.start_position],
     )
 
 

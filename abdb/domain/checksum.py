@@ -20,3 +20,11 @@ def content_checksum(sequences: Iterable[str]) -> str:
     """
     parts = sorted(normalise_residues(sequence) for sequence in sequences)
     return hashlib.sha256("\n".join(parts).encode("ascii", errors="replace")).hexdigest()
+
+
+def sequence_digest(sequence: str) -> str:
+    """md5 of the normalised residues: the same value as PostgreSQL's ``md5(sequence)`` of a stored chain,
+    so chains are compared without sending their residues (equality only; md5 is no protection here)."""
+    return hashlib.md5(
+        normalise_residues(sequence).encode("ascii", errors="replace"), usedforsecurity=False
+    ).hexdigest()

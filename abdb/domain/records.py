@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from abdb.domain.checksum import content_checksum
+from abdb.domain.checksum import content_checksum, sequence_digest
 from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme, RegionType
 
 STANDARD_RESIDUES = frozenset("ACDEFGHIKLMNPQRSTVWY")
@@ -20,6 +21,14 @@ MAX_RESIDUES = 10_000
 
 class RecordError(ValueError):
     """One record is invalid; the message says why and how to fix it."""
+
+
+class Pairing(StrEnum):
+    """How a record's chains came together: in the order read, from records apart, or from several files."""
+
+    AS_READ = "as read"
+    APART = "apart"
+    ACROSS_FILES = "across files"
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,11 @@ class ChainRecord:
     sequence: str
     locus: Locus | None = None
     domains: tuple[DomainRecord, ...] = ()
+    # True when the input itself named the chain (a FASTA label such as ``|heavy`` or ``_L``): then its name
+    # and type are part of what "the same antibody" means on re-import (see ``labels``).
+    labelled: bool = False
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class AntibodyRecord:
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     features: tuple[FeatureRecord, ...] = ()
+    pairing: Pairing = Pairing.AS_READ
 
     @property
     def needs_annotation(self) -> bool:
@@ -88,6 +103,16 @@ class AntibodyRecord:
     @cached_property  # asked by the reader, the duplicate check and the row builder
     def checksum(self) -> str:
         return content_checksum(chain.sequence for chain in self.chains)
+
+    @property
+    def labels(self) -> frozenset[tuple[str, str, str]]:
+        """(sequence digest, chain name, chain type) of every chain the input labelled itself: a stored
+        antibody with the same checksum is only "unchanged" when it holds each of these too."""
+        return frozenset(
+            (sequence_digest(chain.sequence), chain.name, str(chain.chain_type))
+            for chain in self.chains
+            if chain.labelled
+        )
 
 
 @dataclass(frozen=True)

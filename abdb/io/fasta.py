@@ -1,10 +1,14 @@
-"""Streaming FASTA reader and the rules that pair chains into antibodies.
+"""Streaming FASTA: lines, headers and entries, and the rules that read a chain label out of an id.
 
-Pairing: consecutive records whose ids share a base name form one antibody. The base name and the
-chain label are taken, in this order, from ``NAME|LABEL`` (``>mAb1|heavy``), or a ``_H``/``_L``/``_HC``/
-``_LC``/``_VH``/``_VL``/``_K`` suffix (``>mAb1_H``); otherwise the whole id is the name and the record is an
-antibody of one chain. Labels ``heavy/H/HC/VH`` make a HEAVY chain, ``light/L/LC/VL/kappa/K/lambda`` a LIGHT
-chain, ``scfv`` a SINGLE_CHAIN; any other chain is UNKNOWN until annotation decides.
+Headers: the id ends at the first white space of any kind (space or tab); the rest is the description,
+whose ``key=value`` pairs go to metadata. RCSB/SAbDab headers (``>6ULE_H|Chains H|heavy chain|Homo
+sapiens``) have spaces inside their bar-separated fields: there the id is the first field and the other
+fields are the description.
+
+Ids: ``NAME|LABEL`` (``>mAb1|heavy``, more bar fields after the label are kept in the chain's metadata) or
+``NAME_H``-style suffixes name a chain of antibody NAME. Any other id (``>lcl|Query_1``, ``>donor1|seq000``,
+``>sp|P01857|IGHG1_HUMAN``) is a name of its own: an antibody of one chain. Which records form one antibody
+is decided in ``abdb.io.pairing``.
 """
 
 from __future__ import annotations
@@ -17,16 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from abdb.domain.records import (
-    MAX_CHAIN_NAME_LENGTH,
-    AntibodyRecord,
-    ChainRecord,
-    RecordError,
-    Rejection,
-    check_storable,
-    validate_name,
-    validate_residues,
-)
+from abdb.domain.records import Rejection
 from abdb.domain.vocabulary import ChainType, Locus
 
 MAX_LINE_LENGTH = 1_000_000
@@ -34,53 +29,65 @@ GZIP_MAGIC = b"\x1f\x8b"
 FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas")
 
 LABELS = {
-    "heavy": ChainType.HEAVY,
-    "h": ChainType.HEAVY,
-    "hc": ChainType.HEAVY,
-    "vh": ChainType.HEAVY,
-    "light": ChainType.LIGHT,
-    "l": ChainType.LIGHT,
-    "lc": ChainType.LIGHT,
-    "vl": ChainType.LIGHT,
-    "kappa": ChainType.LIGHT,
-    "k": ChainType.LIGHT,
-    "lambda": ChainType.LIGHT,
+    **dict.fromkeys(("heavy", "h", "hc", "vh", "vhh"), ChainType.HEAVY),
+    **dict.fromkeys(("light", "l", "lc", "vl", "vk", "kappa", "k", "lambda"), ChainType.LIGHT),
     "scfv": ChainType.SINGLE_CHAIN,
 }
 LOCI = {
-    **dict.fromkeys(("heavy", "h", "hc", "vh"), Locus.IGH),
-    **dict.fromkeys(("kappa", "k"), Locus.IGK),
+    **dict.fromkeys(("heavy", "h", "hc", "vh", "vhh"), Locus.IGH),
+    **dict.fromkeys(("kappa", "k", "vk"), Locus.IGK),
     "lambda": Locus.IGL,
 }
+# A label may carry a number, for the second pair of a bispecific: heavy2, light_2, H1, L2.
+LABEL = re.compile(r"^(?P<base>[a-z]+?)(?:[_\-]?\d{1,2})?$", re.IGNORECASE)
 SUFFIX = re.compile(r"^(?P<base>.+?)[_\-](?P<label>H|L|HC|LC|VH|VL|K)$", re.IGNORECASE)
 KEY_VALUE = re.compile(r"(?P<key>[A-Za-z_][\w.\-]*)=(?P<value>\"[^\"]*\"|\S+)")
+RCSB_CHAINS = re.compile(r"^[^|\s]+\|Chains? ", re.IGNORECASE)
 
 
 @dataclass
 class FastaEntry:
     identifier: str
     description: str
+    source: str
     line: int
     residues: list[str] = field(default_factory=list)
 
+    @property
+    def location(self) -> str:
+        return f"line {self.line}"
 
-def open_text(path: Path) -> IO[bytes]:
+
+def open_text(path: Path) -> tuple[IO[bytes], IO[bytes]]:
+    """(the stream to read, the raw file under it): the raw file's position tells how far reading got."""
     raw = path.open("rb")
     if raw.read(2) == GZIP_MAGIC:
         raw.seek(0)
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
     raw.seek(0)
-    return raw
+    return raw, raw
+
+
+def parse_header(line: str) -> tuple[str, str]:
+    """(id, description) of a header line without its '>'."""
+    text = line.strip()
+    if RCSB_CHAINS.match(text):
+        identifier, _, rest = text.partition("|")
+        return identifier, rest.strip()
+    parts = text.split(maxsplit=1)
+    return (parts[0] if parts else ""), (parts[1].strip() if len(parts) > 1 else "")
 
 
 def read_entries(stream: IO[bytes], source: str) -> Iterator[FastaEntry | Rejection]:
-    """FASTA entries one at a time; a broken stretch of input becomes a Rejection and reading goes on."""
+    """FASTA entries one at a time; a broken stretch of input becomes a Rejection and reading goes on.
+
+    A truncated gzip stream ends with a Rejection of stage "read"; the entry being read is dropped."""
     entry: FastaEntry | None = None
     line_number = 0
     try:
         for line_number, raw in enumerate(_lines(stream), start=1):
             if isinstance(raw, Rejection):
-                yield _located(raw, source, line_number)
+                yield Rejection(source, f"line {line_number}", raw.record_name, raw.stage, raw.reason)
                 continue
             line = raw.rstrip("\r\n")
             if line_number == 1:
@@ -88,8 +95,8 @@ def read_entries(stream: IO[bytes], source: str) -> Iterator[FastaEntry | Reject
             if line.startswith(">"):
                 if entry is not None:
                     yield entry
-                identifier, _, description = line[1:].strip().partition(" ")
-                entry = FastaEntry(identifier.strip(), description.strip(), line_number)
+                identifier, description = parse_header(line[1:])
+                entry = FastaEntry(identifier, description, source, line_number)
                 if not entry.identifier:
                     yield Rejection(source, f"line {line_number}", None, "parse", "header has no id after '>'")
                     entry = None
@@ -135,17 +142,18 @@ def _lines(stream: IO[bytes]) -> Iterator[str | Rejection]:
             yield text
 
 
-def _located(rejection: Rejection, source: str, line: int) -> Rejection:
-    return Rejection(source, f"line {line}", rejection.record_name, rejection.stage, rejection.reason)
+def is_label(text: str) -> bool:
+    match = LABEL.match(text.strip())
+    return bool(match) and match.group("base").lower() in LABELS  # type: ignore[union-attr]
 
 
 def split_identifier(identifier: str) -> tuple[str, str | None]:
-    """(antibody name, chain label): ``mAb1|heavy`` and ``mAb1_H`` pair; a database id such as
-    ``sp|P01857|IGHG1_HUMAN`` (three or more parts, the second not a chain label) is a name of its own."""
+    """(antibody name, chain label): ``mAb1|heavy`` and ``mAb1_H`` name a chain of ``mAb1``; any other id
+    is the name of an antibody of its own (label None)."""
     if "|" in identifier:
         parts = identifier.split("|")
-        if len(parts) == 2 or parts[1].strip().lower() in LABELS:
-            return parts[0], parts[1].strip() or None
+        if is_label(parts[1]):
+            return parts[0], parts[1].strip()
         return identifier, None
     match = SUFFIX.match(identifier)
     if match:
@@ -153,12 +161,20 @@ def split_identifier(identifier: str) -> tuple[str, str | None]:
     return identifier, None
 
 
+def extra_id_fields(identifier: str) -> list[str]:
+    """Bar fields after the label (``abc|heavy|IGHV3-66`` → ``["IGHV3-66"]``), kept in the chain's metadata."""
+    parts = identifier.split("|")
+    return [part for part in parts[2:] if part] if len(parts) > 2 and is_label(parts[1]) else []
+
+
 def chain_type_of(label: str | None) -> ChainType:
-    return LABELS.get((label or "").lower(), ChainType.UNKNOWN)
+    match = LABEL.match((label or "").strip())
+    return LABELS.get(match.group("base").lower(), ChainType.UNKNOWN) if match else ChainType.UNKNOWN
 
 
 def locus_of(label: str | None) -> Locus | None:
-    return LOCI.get((label or "").lower())
+    match = LABEL.match((label or "").strip())
+    return LOCI.get(match.group("base").lower()) if match else None
 
 
 def header_metadata(description: str) -> tuple[str | None, dict[str, str]]:
@@ -166,97 +182,3 @@ def header_metadata(description: str) -> tuple[str | None, dict[str, str]]:
     metadata = {m.group("key"): m.group("value").strip('"') for m in KEY_VALUE.finditer(description)}
     rest = " ".join(KEY_VALUE.sub(" ", description).split())
     return (rest or None), metadata
-
-
-def read_antibodies(
-    path: Path, *, allow_x: bool = False, min_length: int = 20, display_name: str | None = None
-) -> Iterator[AntibodyRecord | Rejection]:
-    """Whole antibodies from a FASTA file, consecutive records with one base name forming one antibody."""
-    with open_text(path) as stream:
-        yield from antibodies_from_stream(stream, display_name or str(path), allow_x=allow_x, min_length=min_length)
-
-
-def antibodies_from_stream(
-    stream: IO[bytes], source: str, *, allow_x: bool = False, min_length: int = 20
-) -> Iterator[AntibodyRecord | Rejection]:
-    seen: set[str] = set()
-    group: list[FastaEntry] = []
-    anything = False
-    for item in read_entries(stream, source):
-        anything = True
-        if isinstance(item, Rejection):
-            if item.stage == "read" and group:
-                # The stream broke inside this antibody: part of it is missing, so none of it loads.
-                name = split_identifier(group[0].identifier)[0]
-                yield Rejection(
-                    source,
-                    f"line {group[0].line}",
-                    name,
-                    "read",
-                    "the file ends inside this antibody; none of it was loaded",
-                )
-                group = []
-            yield item
-            continue
-        if group and split_identifier(item.identifier)[0] != split_identifier(group[0].identifier)[0]:
-            yield _antibody(group, source, seen, allow_x, min_length)
-            group = []
-        group.append(item)
-    if group:
-        yield _antibody(group, source, seen, allow_x, min_length)
-    if not anything:
-        yield Rejection(source, "line 1", None, "parse", "the file holds no FASTA records (it is empty or blank)")
-
-
-def _antibody(
-    group: list[FastaEntry], source: str, seen: set[str], allow_x: bool, min_length: int
-) -> AntibodyRecord | Rejection:
-    name = split_identifier(group[0].identifier)[0]
-    location = f"line {group[0].line}"
-    if name in seen:
-        return Rejection(
-            source,
-            location,
-            name,
-            "validate",
-            f"the name {name!r} appears again in this file (first use wins; rename one)",
-        )
-    seen.add(name)
-    try:
-        name = validate_name(name, "name")
-        description, metadata = header_metadata(group[0].description)
-        check_storable(description, "the description")
-        check_storable(metadata, "the header's key=value metadata")
-    except RecordError as error:
-        return Rejection(source, location, name, "validate", str(error))
-    chains = []
-    labels: set[str] = set()
-    for entry in group:
-        _, label = split_identifier(entry.identifier)
-        chain_name = label or "chain"
-        if len(chain_name) > MAX_CHAIN_NAME_LENGTH:
-            return Rejection(
-                source, f"line {entry.line}", name, "validate", f"chain label longer than {MAX_CHAIN_NAME_LENGTH}"
-            )
-        if label is None and len(group) > 1:
-            return Rejection(
-                source,
-                f"line {entry.line}",
-                name,
-                "validate",
-                f"the name {name!r} appears twice in a row in this file; rename one",
-            )
-        if chain_name in labels:
-            return Rejection(
-                source, f"line {entry.line}", name, "validate", f"chain {chain_name!r} appears twice for {name!r}"
-            )
-        labels.add(chain_name)
-        try:
-            # a trailing "*" is the stop codon of a translated sequence, not a residue
-            residues = validate_residues(
-                "".join(entry.residues).removesuffix("*"), allow_x=allow_x, min_length=min_length
-            )
-        except RecordError as error:
-            return Rejection(source, f"line {entry.line}", name, "validate", f"chain {chain_name!r}: {error}")
-        chains.append(ChainRecord(chain_name, chain_type_of(label), residues, locus_of(label)))
-    return AntibodyRecord(name, tuple(chains), source, location, description, metadata)

@@ -117,6 +117,13 @@ class AnarciEngine:
                     _domain(numbering, detail, germline)
                     for numbering, (detail, germline) in zip(domains or [], kept, strict=True)
                 )
+                refused = tuple(
+                    detail["chain_type"]
+                    for state_vector, detail in zip(alignments[index][1], alignments[index][2], strict=True)
+                    if state_vector and detail["chain_type"] not in allow
+                )
+                if refused:
+                    results[index].not_numbered[scheme] = refused
         return results
 
     # -- HMMER through pyhmmer ---------------------------------------------------------------------------

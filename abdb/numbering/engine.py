@@ -34,6 +34,9 @@ class ChainNumbering:
     """Per scheme, the domains found in one chain (empty when the chain is not an antibody)."""
 
     domains: dict[str, tuple[NumberedDomain, ...]] = field(default_factory=dict)
+    # Per scheme, the chain letters of domains found but not numbered because the scheme does not number
+    # that kind of chain (Kabat and Chothia number antibodies only, not T-cell receptors A/B/G/D).
+    not_numbered: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from abdb.db.models import (
     AntibodyChain,
     AntibodyDomain,
     AntibodyRegion,
+    AntibodySequence,
     ExternalToolResult,
     ProcessingJob,
     SequenceFeature,
@@ -33,25 +34,42 @@ JOBS: Table = ProcessingJob.__table__  # type: ignore[assignment]
 TOOL_RESULTS: Table = ExternalToolResult.__table__  # type: ignore[assignment]
 
 
+_RUN_FILTER = "AND EXISTS (SELECT 1 FROM antibody_sequences s WHERE s.id = j.sequence_id AND s.import_run_id = :run) "
+
+
 class AnnotationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def claim(self, job_type: JobType, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        """Mark up to ``limit`` pending jobs RUNNING and return (job id, sequence id) pairs.
+    def claim(
+        self, job_type: JobType, limit: int, import_run_id: uuid.UUID | None = None
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Mark up to ``limit`` pending jobs RUNNING and return (job id, sequence id) pairs; with
+        ``import_run_id``, only jobs of antibodies that import run stored.
 
         ``FOR UPDATE SKIP LOCKED``: concurrent workers never receive the same job.
         """
         rows = self.session.execute(
             text(
                 "UPDATE processing_jobs SET status = 'RUNNING', started_at = now(), completed_at = NULL, "
-                "error_message = NULL WHERE id IN (SELECT id FROM processing_jobs WHERE status = 'PENDING' "
-                "AND job_type = :job_type ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
-                "RETURNING id, sequence_id"
+                "error_message = NULL WHERE id IN (SELECT j.id FROM processing_jobs j WHERE j.status = 'PENDING' "
+                f"AND j.job_type = :job_type {_RUN_FILTER if import_run_id else ''}"
+                "ORDER BY j.id LIMIT :limit FOR UPDATE OF j SKIP LOCKED) RETURNING id, sequence_id"
             ),
-            {"job_type": job_type.value, "limit": limit},
+            {"job_type": job_type.value, "limit": limit, "run": import_run_id},
         ).all()
         return sorted((row[0], row[1]) for row in rows)
+
+    def pending_count(self, job_type: JobType, import_run_id: uuid.UUID | None = None) -> int:
+        return int(
+            self.session.execute(
+                text(
+                    "SELECT count(*) FROM processing_jobs j WHERE j.status = 'PENDING' AND j.job_type = :job_type "
+                    + (_RUN_FILTER if import_run_id else "")
+                ),
+                {"job_type": job_type.value, "run": import_run_id},
+            ).scalar_one()
+        )
 
     def chains_of(self, sequence_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]]:
         rows = self.session.execute(
@@ -187,8 +205,14 @@ class AnnotationRepository:
         ).all()
         return [(str(job_type), str(status), int(count)) for job_type, status, count in rows]
 
-    def recent(self, status: JobStatus | None, limit: int) -> list[ProcessingJob]:
-        query = select(ProcessingJob).order_by(ProcessingJob.id.desc()).limit(limit)
+    def recent(self, status: JobStatus | None, limit: int) -> list[tuple[ProcessingJob, str]]:
+        """The newest jobs (of one status), each with the name of its antibody."""
+        query = (
+            select(ProcessingJob, AntibodySequence.name)
+            .join(AntibodySequence, AntibodySequence.id == ProcessingJob.sequence_id)
+            .order_by(ProcessingJob.id.desc())
+            .limit(limit)
+        )
         if status is not None:
             query = query.where(ProcessingJob.status == status)
-        return list(self.session.scalars(query))
+        return [(job, name) for job, name in self.session.execute(query)]

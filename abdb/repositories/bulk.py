@@ -27,15 +27,36 @@ class BulkLoader:
         """
         self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK_KEY})
 
-    def existing_checksums(self, names: Iterable[str]) -> dict[str, set[str | None]]:
+    def stored_antibodies(
+        self, names: Iterable[str]
+    ) -> list[tuple[str, str | None, bool, frozenset[tuple[str, str, str]]]]:
+        """(name, content checksum, is_public, {(md5 of sequence, chain name, chain type)}) of each stored
+        antibody with one of these names; md5 spares sending the residues back."""
         rows = self.session.execute(
-            text("SELECT name, content_checksum FROM antibody_sequences WHERE name = ANY(CAST(:names AS text[]))"),
+            text(
+                "SELECT s.id, s.name, s.content_checksum, s.is_public, md5(c.sequence), c.name, c.chain_type "
+                "FROM antibody_sequences s LEFT JOIN antibody_chains c ON c.antibody_sequence_id = s.id "
+                "WHERE s.name = ANY(CAST(:names AS text[]))"
+            ),
             {"names": list(set(names))},
         )
-        found: dict[str, set[str | None]] = {}
-        for name, checksum in rows:
-            found.setdefault(name, set()).add(checksum)
-        return found
+        found: dict[object, tuple[str, str | None, bool, set[tuple[str, str, str]]]] = {}
+        for sequence_id, name, checksum, is_public, digest, chain_name, chain_type in rows:
+            labels = found.setdefault(sequence_id, (name, checksum, is_public, set()))[3]
+            if digest is not None:
+                labels.add((digest, chain_name, chain_type))
+        return [(name, checksum, public, frozenset(labels)) for name, checksum, public, labels in found.values()]
+
+    def set_public(self, names: Iterable[str], public: bool) -> int:
+        """--public/--private on antibodies already stored: visibility is metadata, not content."""
+        result = self.session.execute(
+            text(
+                "UPDATE antibody_sequences SET is_public = :public "
+                "WHERE name = ANY(CAST(:names AS text[])) AND is_public <> :public"
+            ),
+            {"names": list(set(names)), "public": public},
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def delete_by_names(self, names: Iterable[str]) -> int:
         """Delete antibodies (and, by cascade, everything under them) by name: for ``--replace``."""

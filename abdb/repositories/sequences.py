@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from abdb.db.models import AntibodyChain, AntibodyDomain, AntibodyRegion, AntibodySequence
-from abdb.domain.vocabulary import RegionType
+from abdb.domain.vocabulary import NumberingScheme, RegionType
 from abdb.repositories.base import BaseRepository
 
 FULL_TREE = (
@@ -39,9 +39,16 @@ class AntibodySequenceRepository(BaseRepository[AntibodySequence]):
         return self.filter_by(created_by=user_id)
 
     def search_regions(
-        self, residues: str, *, region_type: RegionType = RegionType.CDR3, substring: bool = False, limit: int = 100
+        self,
+        residues: str,
+        *,
+        region_type: RegionType = RegionType.CDR3,
+        substring: bool = False,
+        scheme: NumberingScheme | None = None,
+        limit: int = 100,
     ) -> list[AntibodyRegion]:
-        """Regions of a type whose sequence equals (or, with ``substring``, contains) ``residues``.
+        """Regions of a type whose sequence equals (or, with ``substring``, contains) ``residues``; with
+        ``scheme``, only regions numbered under that scheme (a CDR differs between IMGT, Kabat and Chothia).
 
         Exact matches use the (region_type, sequence) index; substring matches scan that region type.
         """
@@ -58,10 +65,16 @@ class AntibodySequenceRepository(BaseRepository[AntibodySequence]):
             .order_by(AntibodyRegion.id)
             .limit(limit)
         )
+        if scheme is not None:
+            query = query.where(
+                AntibodyRegion.domain_id.in_(select(AntibodyDomain.id).where(AntibodyDomain.numbering_scheme == scheme))
+            )
         return list(self.session.scalars(query))
 
-    def search_chains_by_cdr3(self, residues: str, *, substring: bool = False, limit: int = 100) -> list[AntibodyChain]:
-        regions = self.search_regions(residues, substring=substring, limit=limit)
+    def search_chains_by_cdr3(
+        self, residues: str, *, substring: bool = False, scheme: NumberingScheme | None = None, limit: int = 100
+    ) -> list[AntibodyChain]:
+        regions = self.search_regions(residues, substring=substring, scheme=scheme, limit=limit)
         seen: dict[uuid.UUID, AntibodyChain] = {}
         for region in regions:
             seen.setdefault(region.domain.chain.id, region.domain.chain)

@@ -16,13 +16,15 @@ from dataclasses import replace
 from typing import Any
 
 from abdb.config import Settings
+from abdb.domain.vocabulary import JobType
 from abdb.errors import ConfigurationError, Interrupted
 from abdb.numbering.engine import NumberingEngine
 from abdb.services.annotation_batches import work
-from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
-from abdb.unit_of_work import release_connections
+from abdb.services.annotation_types import AnnotateOptions, AnnotateProgress, AnnotateReport
+from abdb.services.migrations import require_head
+from abdb.unit_of_work import UnitOfWork, release_connections
 
-__all__ = ["AnnotateOptions", "AnnotateReport", "annotate", "check_options", "default_engine"]
+__all__ = ["AnnotateOptions", "AnnotateProgress", "AnnotateReport", "annotate", "check_options", "default_engine"]
 
 SUPPORTED_SCHEMES = ("imgt", "kabat", "chothia")
 KNOWN_SPECIES = ("human", "mouse", "rat", "rabbit", "rhesus", "pig", "alpaca", "cow")
@@ -58,18 +60,28 @@ def check_options(options: AnnotateOptions) -> None:
 def annotate(
     settings: Settings,
     options: AnnotateOptions,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[AnnotateProgress], None] | None = None,
     engine: NumberingEngine | None = None,
 ) -> AnnotateReport:
-    """Annotate pending jobs until none is left (or ``limit`` jobs are done)."""
+    """Annotate pending jobs (of one import run, with ``import_run_id``) until none is left, or ``limit``."""
     check_options(options)
+    require_head(settings, "annotation")
+    with UnitOfWork(settings) as uow:
+        total = uow.annotations.pending_count(JobType.ANNOTATION, options.import_run_id)
+    total = total if options.limit is None else min(total, options.limit)
+
+    def progress(jobs: int) -> None:
+        if on_progress is not None:
+            on_progress(AnnotateProgress(jobs, total))
+
     started = time.perf_counter()
+    progress(0)
     if options.workers == 1:
         engine, startup = (engine, 0.0) if engine is not None else _loaded_engine()
-        report = work(settings, options, engine, on_progress)
+        report = work(settings, options, engine, progress)
         report.startup_seconds = startup
     else:
-        report = _in_processes(settings, options)
+        report = _in_processes(settings, options, progress)
     report.seconds = time.perf_counter() - started
     report.workers = options.workers
     if report.interrupted:
@@ -81,31 +93,47 @@ def annotate(
     return report
 
 
-def _in_processes(settings: Settings, options: AnnotateOptions) -> AnnotateReport:
+# Jobs finished by all workers, shared with them by fork (a Pool's arguments cannot carry it).
+_finished_jobs: Any = None
+
+
+def _in_processes(settings: Settings, options: AnnotateOptions, progress: Callable[[int], None]) -> AnnotateReport:
     """Several worker processes share the queue; each claims its own batches (SKIP LOCKED).
 
     On Ctrl-C every worker finishes or rolls back its batch and puts unfinished jobs back to PENDING; the
-    parent waits for their reports instead of killing them halfway.
+    parent waits for their reports instead of killing them halfway. Progress comes back through a counter
+    the workers inherit.
     """
+    global _finished_jobs
     release_connections()  # no connection may cross the fork
     limit, workers = options.limit, options.workers
     shares = [None if limit is None else limit // workers + (index < limit % workers) for index in range(workers)]
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with context.Pool(options.workers) as pool:
-        work_orders = [(settings, replace(options, workers=1, limit=share)) for share in shares]
-        pending = pool.starmap_async(_worker, work_orders)
-        reports = _wait_for(pending, multiprocessing.active_children())
+    _finished_jobs = context.Value("q", 0)
+    try:
+        with context.Pool(options.workers) as pool:
+            work_orders = [(settings, replace(options, workers=1, limit=share)) for share in shares]
+            pending = pool.starmap_async(_worker, work_orders)
+            reports = _wait_for(pending, multiprocessing.active_children(), _finished_jobs, progress)
+    finally:
+        _finished_jobs = None
     total = AnnotateReport()
     for report in reports:
         total.add(report)
     return total
 
 
-def _wait_for(pending: Any, workers: list[Any]) -> list[AnnotateReport]:
+def _wait_for(pending: Any, workers: list[Any], finished: Any, progress: Callable[[int], None]) -> list[AnnotateReport]:
     interrupted_at: float | None = None
+    shown = 0
     while True:
         try:
+            if finished.value != shown:
+                progress(finished.value - shown)
+                shown = finished.value
             reports: list[AnnotateReport] = pending.get(timeout=0.2)
+            if finished.value != shown:
+                progress(finished.value - shown)
             return reports
         except multiprocessing.TimeoutError:
             if interrupted_at is not None and time.monotonic() - interrupted_at > WORKER_GRACE_SECONDS:
@@ -118,10 +146,16 @@ def _wait_for(pending: Any, workers: list[Any]) -> list[AnnotateReport]:
                         os.kill(worker.pid, signal.SIGINT)
 
 
+def _count_finished(jobs: int) -> None:
+    if _finished_jobs is not None:
+        with _finished_jobs.get_lock():
+            _finished_jobs.value += jobs
+
+
 def _worker(settings: Settings, options: AnnotateOptions) -> AnnotateReport:
     try:
         engine, startup = _loaded_engine()
-        report = work(settings, options, engine, None)
+        report = work(settings, options, engine, _count_finished)
         report.startup_seconds = startup
         return report
     except KeyboardInterrupt:  # before the engine was loaded: nothing claimed yet

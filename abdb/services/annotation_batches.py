@@ -56,7 +56,7 @@ def work(
             left = None if options.limit is None else options.limit - report.jobs
             wanted = options.batch_size if left is None else min(options.batch_size, left)
             with UnitOfWork(settings) as uow:
-                claimed = uow.annotations.claim(JobType.ANNOTATION, wanted)
+                claimed = uow.annotations.claim(JobType.ANNOTATION, wanted, options.import_run_id)
                 uow.commit()
             if not claimed:
                 break

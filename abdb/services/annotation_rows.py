@@ -49,6 +49,14 @@ def chain_rows(
     first_scheme = next(iter(numbering.domains), None)
     found = numbering.domains.get(first_scheme, ()) if first_scheme else ()
     if not found:
+        receptors = numbering.not_numbered.get(first_scheme or "", ())
+        if receptors:
+            loci = ", ".join(str(LETTERS[letter][1]) for letter in receptors)
+            rows.error = (
+                f"a T-cell receptor chain ({loci}): {first_scheme} numbers antibodies only; Kabat and Chothia do "
+                "not number T-cell receptors (annotate it with --scheme imgt)"
+            )
+            return rows
         rows.error = f"no antibody variable domain found in {len(sequence)} residues" + (
             " (too short to hold one)" if len(sequence) < 70 else ""
         )

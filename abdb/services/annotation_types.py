@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from abdb.numbering.engine import EngineSettings
@@ -15,9 +16,16 @@ class AnnotateOptions:
     limit: int | None = None
     batch_size: int = 50
     bit_score_threshold: float = 80.0
+    import_run_id: uuid.UUID | None = None  # only the jobs of antibodies this import run stored
 
     def engine_settings(self) -> EngineSettings:
         return EngineSettings(self.schemes, self.species, self.bit_score_threshold)
+
+
+@dataclass(frozen=True)
+class AnnotateProgress:
+    jobs: int  # jobs just finished
+    total: int  # jobs this run will take at most (pending when it started, or --limit)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from abdb.backends import choose_backend, database_url, local_server, record_backend
 from abdb.backends.embedded import EmbeddedServer, binaries_dir
-from abdb.config import BackendName, Settings, mask_url
+from abdb.config import OLD_DEFAULT_HOME, BackendName, Settings, mask_url
 from abdb.db.connect import connection_to, translate_db_error
 from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
 from abdb.db.models import DATA_TABLES
@@ -30,6 +30,8 @@ class UpResult:
     database: str
     database_created: bool
     url: str
+    home: str
+    note: str | None = None  # e.g. data left in the old working-folder home
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class DownResult:
 class StatusReport:
     backend: str
     url: str
+    home: str
     server_version: str
     database: str
     current_revision: str | None
@@ -75,7 +78,17 @@ def up(settings: Settings) -> UpResult:
         record_backend(settings, backend)
     url = database_url(settings)
     created = ensure_database(url)
-    return UpResult(label, started, url.database or "", created, mask_url(url))
+    return UpResult(
+        label, started, url.database or "", created, mask_url(url), str(settings.home), _old_home_note(settings)
+    )
+
+
+def _old_home_note(settings: Settings) -> str | None:
+    """abdb before 0.2 kept its server in ./.abdb of the working folder: point to data left there."""
+    old = OLD_DEFAULT_HOME.resolve()
+    if old != settings.home and (old / "pgdata" / "PG_VERSION").exists():
+        return f"{old} holds a server of an older abdb (home ./.abdb); use it with --home {old} or ABDB_HOME={old}"
+    return None
 
 
 def down(settings: Settings) -> DownResult:
@@ -102,6 +115,7 @@ def status(settings: Settings) -> StatusReport:
     return StatusReport(
         backend=_backend_label(settings),
         url=mask_url(url),
+        home=str(settings.home),
         server_version=version,
         database=url.database or "",
         current_revision=state.current,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from abdb.config import Settings
+from abdb.services.migrations import require_head
 from abdb.unit_of_work import UnitOfWork
 
 
@@ -29,6 +30,7 @@ class ImportRunSummary:
 
 
 def recent_runs(settings: Settings, limit: int = 20) -> list[ImportRunSummary]:
+    require_head(settings, "`abdb import runs`")
     with UnitOfWork(settings) as uow:
         return [
             ImportRunSummary(

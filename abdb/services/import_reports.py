@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from abdb.domain.records import Rejection
+from abdb.domain.records import DEFAULT_MIN_LENGTH, Pairing, Rejection
 
 
 @dataclass(frozen=True)
 class ImportOptions:
     allow_x: bool = False
-    min_length: int = 20
+    min_length: int = DEFAULT_MIN_LENGTH
     batch_size: int = 1000
     dry_run: bool = False
-    public: bool = False
+    public: bool | None = None  # None: new antibodies private, stored ones left as they are
     created_by: str | None = None
     max_errors: int | None = None
     replace: bool = False
+    translate: bool = False  # FASTA: translate nucleotide records instead of rejecting them
 
 
 @dataclass
@@ -30,6 +32,7 @@ class FileReport:
     conflicting: int = 0
     rejected: int = 0
     replaced: int = 0
+    visibility_changed: int = 0
     seconds: float = 0.0
 
     @property
@@ -46,6 +49,9 @@ class ImportReport:
     stopped_early: bool = False
     run_id: uuid.UUID | None = None
     rows: int = 0
+    skipped_files: list[str] = field(default_factory=list)  # in folders, not of the format's suffixes
+    hidden_files: int = 0
+    pairings: Counter[Pairing] = field(default_factory=Counter)  # how loaded antibodies' chains came together
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(report, attribute)) for report in self.files)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import uuid_utils
 
-from abdb.domain.records import AntibodyRecord
+from abdb.domain.records import AntibodyRecord, Pairing
 from abdb.domain.vocabulary import JobStatus, JobType
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -25,7 +25,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "created_by",
         "import_run_id",
     ),
-    "antibody_chains": ("id", "antibody_sequence_id", "name", "chain_type", "locus", "sequence", "sequence_length"),
+    "antibody_chains": (
+        "id",
+        "antibody_sequence_id",
+        "name",
+        "chain_type",
+        "locus",
+        "sequence",
+        "sequence_length",
+        "description",
+        "metadata",
+    ),
     "antibody_domains": (
         "id",
         "chain_id",
@@ -67,6 +77,8 @@ class PreparedRecord:
     location: str
     text: tuple[str, ...]  # in COLUMNS order
     rows: int
+    labels: frozenset[tuple[str, str, str]] = frozenset()  # AntibodyRecord.labels
+    pairing: Pairing = Pairing.AS_READ
 
 
 @dataclass(frozen=True)
@@ -117,9 +129,10 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         chain_id = _id()
         chain_ids.append(chain_id)
         locus = str(chain.locus) if chain.locus else "\\N"
+        chain_metadata = _escaped(json.dumps(chain.metadata)) if chain.metadata else "{}"
         chains.append(
             f"{chain_id}\t{sequence_id}\t{_escaped(chain.name)}\t{chain.chain_type}\t{locus}\t{chain.sequence}"
-            f"\t{len(chain.sequence)}\n"
+            f"\t{len(chain.sequence)}\t{_optional(chain.description)}\t{chain_metadata}\n"
         )
         for domain in chain.domains:
             domain_id = _id()
@@ -150,4 +163,6 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         record.location,
         tuple("".join(lines) for lines in tables),
         sum(len(lines) for lines in tables),
+        record.labels,
+        record.pairing,
     )

@@ -13,25 +13,31 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import IO
 
 from abdb.config import Settings
 from abdb.domain.records import AntibodyRecord, Rejection
 from abdb.domain.vocabulary import JobStatus
-from abdb.errors import AbdbError, ConfigurationError, InputError, Interrupted
-from abdb.io.fasta import FASTA_SUFFIXES, read_antibodies
+from abdb.errors import AbdbError, ConfigurationError, Interrupted
+from abdb.io import inputs
+from abdb.io.fasta import FASTA_SUFFIXES
+from abdb.io.inputs import FileStarted, ReadPosition
 from abdb.io.legacy import JSON_SUFFIXES, read_legacy_antibodies
+from abdb.io.pairing import FastaOptions, read_fasta_files
 from abdb.services.import_batches import Item, load_batch
 from abdb.services.import_reports import FileReport, ImportOptions, ImportReport
 from abdb.services.import_rows import LOADED_TABLES, RowContext, prepare
+from abdb.services.migrations import require_head
 from abdb.services.prefetch import prefetched
 from abdb.unit_of_work import UnitOfWork
 
 __all__ = [
     "FileReport",
     "ImportOptions",
+    "ImportProgress",
     "ImportReport",
     "InputFormat",
     "import_fasta",
@@ -39,7 +45,8 @@ __all__ = [
     "import_legacy_json",
 ]
 logger = logging.getLogger(__name__)
-Reader = Callable[..., Iterator[AntibodyRecord | Rejection]]
+Event = FileStarted | AntibodyRecord | Rejection
+Reader = Callable[[list[tuple[Path, str]], ImportOptions, ReadPosition], Iterator[Event]]
 
 
 class InputFormat(StrEnum):
@@ -47,43 +54,52 @@ class InputFormat(StrEnum):
     LEGACY_JSON = "legacy-json"
 
 
+@dataclass(frozen=True)
+class ImportProgress:
+    records: int  # records (antibodies and rejections) just handled
+    bytes_read: int
+    bytes_total: int
+
+
+def _read_fasta(files: list[tuple[Path, str]], options: ImportOptions, position: ReadPosition) -> Iterator[Event]:
+    fasta = FastaOptions(allow_x=options.allow_x, min_length=options.min_length, translate=options.translate)
+    return read_fasta_files(files, fasta, position)
+
+
+def _read_legacy(files: list[tuple[Path, str]], options: ImportOptions, position: ReadPosition) -> Iterator[Event]:
+    for path, name in files:
+        yield FileStarted(path, name)
+        yield from read_legacy_antibodies(
+            path, allow_x=options.allow_x, min_length=options.min_length, display_name=name
+        )
+        position.finished += path.stat().st_size if path.exists() else 0
+
+
 READERS: dict[InputFormat, tuple[Reader, tuple[str, ...]]] = {
-    InputFormat.FASTA: (read_antibodies, FASTA_SUFFIXES),
-    InputFormat.LEGACY_JSON: (read_legacy_antibodies, JSON_SUFFIXES),
+    InputFormat.FASTA: (_read_fasta, FASTA_SUFFIXES),
+    InputFormat.LEGACY_JSON: (_read_legacy, JSON_SUFFIXES),
 }
 
 
-def expand_paths(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
-    """Files as given; folders searched recursively for the suffixes (optionally .gz)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.is_file()
-                    and p.name.lower().removesuffix(".gz").endswith(suffixes)
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)  # hidden: skipped
-                )
-            )
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise InputError(f"{path}: no such file or folder")
-    if not found:
-        raise InputError(f"no {'/'.join(suffixes)} files found in {', '.join(map(str, paths))}")
-    return found
+def refuse_outputs_among_inputs(input_format: InputFormat, paths: Iterable[Path], outputs: Mapping[str, Path]) -> None:
+    """Exit 2 before anything is opened when an output file (``{"--errors": path}``) is also an input."""
+    inputs.refuse_outputs_among_inputs(paths, READERS[input_format][1], outputs)
 
 
 def import_fasta(
-    settings: Settings, paths: Iterable[Path], options: ImportOptions, on_progress: Callable[[int], None] | None = None
+    settings: Settings,
+    paths: Iterable[Path],
+    options: ImportOptions,
+    on_progress: Callable[[ImportProgress], None] | None = None,
 ) -> ImportReport:
     return import_files(settings, InputFormat.FASTA, paths, options, on_progress)
 
 
 def import_legacy_json(
-    settings: Settings, paths: Iterable[Path], options: ImportOptions, on_progress: Callable[[int], None] | None = None
+    settings: Settings,
+    paths: Iterable[Path],
+    options: ImportOptions,
+    on_progress: Callable[[ImportProgress], None] | None = None,
 ) -> ImportReport:
     return import_files(settings, InputFormat.LEGACY_JSON, paths, options, on_progress)
 
@@ -93,36 +109,38 @@ def import_files(
     input_format: InputFormat,
     paths: Iterable[Path],
     options: ImportOptions,
-    on_progress: Callable[[int], None] | None = None,
-    display_names: Mapping[Path, str] | None = None,
+    on_progress: Callable[[ImportProgress], None] | None = None,
+    stdin: IO[bytes] | None = None,
 ) -> ImportReport:
-    """Import every file; the run is recorded in ``import_runs`` (except for a dry run).
-
-    ``display_names`` names files in reports and provenance (``<stdin>`` for a temporary copy of stdin).
-    """
+    """Import every file (``-`` is standard input, or ``stdin``); the run is recorded in ``import_runs``
+    (except for a dry run)."""
     if options.batch_size < 1:
         raise ConfigurationError("--batch-size must be at least 1")
+    if options.max_errors is not None and options.max_errors < 1:
+        raise ConfigurationError("--max-errors must be at least 1 (leave it out to never stop early)")
     reader, suffixes = READERS[input_format]
-    files = expand_paths(paths, suffixes)
-    report = ImportReport(dry_run=options.dry_run)
-    started = time.perf_counter()
-    creator_id = _creator(settings, options.created_by)
-    if not options.dry_run:
-        with UnitOfWork(settings) as uow:
-            report.run_id = uow.import_runs.start(input_format.value, asdict(options), creator_id)
-            uow.commit()
-    try:
-        _load_all(settings, reader, files, options, creator_id, report, on_progress, display_names or {})
-        if not options.dry_run and report.total("inserted") + report.total("replaced"):
+    require_head(settings, "an import")
+    with inputs.gathered_inputs(paths, suffixes, stdin) as found:
+        report = ImportReport(dry_run=options.dry_run, skipped_files=[str(p) for p in found.skipped])
+        report.hidden_files = found.hidden
+        started = time.perf_counter()
+        creator_id = _creator(settings, options.created_by)
+        if not options.dry_run:
             with UnitOfWork(settings) as uow:
-                uow.bulk.analyze(LOADED_TABLES)
+                report.run_id = uow.import_runs.start(input_format.value, asdict(options), creator_id)
                 uow.commit()
-    except KeyboardInterrupt:
-        _finish_run(settings, report, JobStatus.CANCELLED, "interrupted (Ctrl-C)")
-        raise Interrupted(_how_far(report), hint="run the same command again: what is stored is skipped") from None
-    except BaseException as error:
-        _finish_run(settings, report, JobStatus.FAILED, str(error) or type(error).__name__)
-        raise
+        try:
+            _load_all(settings, reader, found, options, creator_id, report, on_progress)
+            if not options.dry_run and report.total("inserted") + report.total("replaced"):
+                with UnitOfWork(settings) as uow:
+                    uow.bulk.analyze(LOADED_TABLES)
+                    uow.commit()
+        except KeyboardInterrupt:
+            _finish_run(settings, report, JobStatus.CANCELLED, "interrupted (Ctrl-C)")
+            raise Interrupted(_how_far(report), hint="run the same command again: what is stored is skipped") from None
+        except BaseException as error:
+            _finish_run(settings, report, JobStatus.FAILED, str(error) or type(error).__name__)
+            raise
     report.seconds = time.perf_counter() - started
     stopped = f"stopped after {len(report.rejections)} rejections (--max-errors)" if report.stopped_early else None
     _finish_run(settings, report, JobStatus.FAILED if stopped else JobStatus.COMPLETED, stopped)
@@ -142,28 +160,31 @@ def _how_far(report: ImportReport) -> str:
 def _load_all(
     settings: Settings,
     reader: Reader,
-    files: list[Path],
+    found: inputs.InputFiles,
     options: ImportOptions,
     creator_id: str | None,
     report: ImportReport,
-    on_progress: Callable[[int], None] | None,
-    display_names: Mapping[Path, str],
+    on_progress: Callable[[ImportProgress], None] | None,
 ) -> None:
-    """Load every file's batches; a reader process parses one batch ahead, from file to file."""
+    """Load every batch; a reader process parses one batch ahead, from file to file."""
     file_report: FileReport | None = None
     file_started = time.perf_counter()
     run_id = str(report.run_id) if report.run_id else None
-    batches = _file_batches(reader, files, options, creator_id, run_id, display_names)
-    for name, sha256, batch in prefetched(batches):
+    total_bytes = found.total_bytes
+    batches = _file_batches(reader, found.files, options, creator_id, run_id)
+    for name, sha256, batch, bytes_read in prefetched(batches):
         if file_report is None or file_report.path != name:
-            file_report = FileReport(name, sha256=sha256)
-            report.files.append(file_report)
+            file_report = next((f for f in report.files if f.path == name), None) or FileReport(name, sha256=sha256)
+            if file_report not in report.files:
+                report.files.append(file_report)
             file_started = time.perf_counter()
         if batch:
-            load_batch(settings, batch, options, file_report, report)
-        file_report.seconds = time.perf_counter() - file_started
+            budget = None if options.max_errors is None else options.max_errors - len(report.rejections)
+            load_batch(settings, batch, options, file_report, report, budget)
+        file_report.seconds += time.perf_counter() - file_started
+        file_started = time.perf_counter()
         if on_progress:
-            on_progress(len(batch))
+            on_progress(ImportProgress(len(batch), bytes_read, total_bytes))
         if options.max_errors is not None and len(report.rejections) >= options.max_errors:
             report.stopped_early = True
             return
@@ -171,30 +192,38 @@ def _load_all(
 
 def _file_batches(
     reader: Reader,
-    files: list[Path],
+    files: list[tuple[Path, str]],
     options: ImportOptions,
     creator_id: str | None,
     run_id: str | None,
-    display_names: Mapping[Path, str],
-) -> Iterator[tuple[str, str, list[Item]]]:
-    """(file name, its sha256, a batch) for every batch of every file; an empty batch announces each file.
+) -> Iterator[tuple[str, str, list[Item], int]]:
+    """(file name, its sha256, a batch, bytes read so far) for every batch; an empty batch announces each
+    file. A batch belongs to the file being read when it fills (chains paired across files included).
 
     Runs in the reader process: records are parsed, validated and turned into COPY text here.
     """
-    for path in files:
-        name = display_names.get(path, str(path))
-        try:
-            sha256 = _sha256(path)
-        except OSError as error:
-            yield name, "", []
-            yield name, "", [Rejection(name, "file", None, "read", f"cannot read the file: {error.strerror}")]
+    position = ReadPosition()
+    sha256s: dict[str, str] = {}
+    current = ("", "")
+    batch: list[Item] = []
+    for event in reader(files, options, position):
+        if isinstance(event, FileStarted):
+            if batch:
+                yield *current, batch, position.bytes_read
+                batch = []
+            current = (event.name, sha256s.setdefault(event.name, _sha256(event.path)))
+            yield *current, [], position.bytes_read
             continue
-        yield name, sha256, []
-        context = RowContext(options.public, creator_id, run_id, sha256)
-        records = reader(path, allow_x=options.allow_x, min_length=options.min_length, display_name=name)
-        prepared = (item if isinstance(item, Rejection) else prepare(item, context) for item in records)
-        for batch in _batches(prepared, options.batch_size):
-            yield name, sha256, batch
+        if isinstance(event, Rejection):
+            batch.append(event)
+        else:
+            context = RowContext(options.public is True, creator_id, run_id, sha256s.get(event.source, ""))
+            batch.append(prepare(event, context))
+        if len(batch) >= options.batch_size:
+            yield *current, batch, position.bytes_read
+            batch = []
+    if batch:
+        yield *current, batch, position.bytes_read
 
 
 def _finish_run(settings: Settings, report: ImportReport, status: JobStatus, message: str | None) -> None:
@@ -208,17 +237,6 @@ def _finish_run(settings: Settings, report: ImportReport, status: JobStatus, mes
         logger.debug("could not record the end of import run %s", report.run_id, exc_info=True)
 
 
-def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _creator(settings: Settings, email: str | None) -> str | None:
     if email is None:
         return None
@@ -230,8 +248,12 @@ def _creator(settings: Settings, email: str | None) -> str | None:
 
 
 def _sha256(path: Path) -> str:
+    """The file's sha256, or "" when it cannot be read (the reader then rejects the file with the reason)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
     return digest.hexdigest()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from abdb.config import Settings
 from abdb.domain.vocabulary import JobStatus, JobType
+from abdb.services.migrations import require_head
 from abdb.unit_of_work import UnitOfWork
 
 
@@ -15,6 +16,7 @@ from abdb.unit_of_work import UnitOfWork
 class JobSummary:
     id: uuid.UUID
     sequence_id: uuid.UUID
+    antibody_name: str
     job_type: str
     status: str
     started_at: dt.datetime | None
@@ -29,18 +31,20 @@ class JobOverview:
 
 
 def job_overview(settings: Settings, status: JobStatus | None = None, limit: int = 20) -> JobOverview:
+    require_head(settings, "`abdb jobs`")
     with UnitOfWork(settings) as uow:
         recent = [
             JobSummary(
                 job.id,
                 job.sequence_id,
+                name,
                 job.job_type.value,
                 job.status.value,
                 job.started_at,
                 job.completed_at,
                 job.error_message,
             )
-            for job in uow.annotations.recent(status, limit)
+            for job, name in uow.annotations.recent(status, limit)
         ]
         return JobOverview(uow.annotations.status_counts(), recent)
 
@@ -55,6 +59,7 @@ def retry_jobs(
 ) -> int:
     """Re-queue FAILED jobs, RUNNING ones older than ``running_for`` (a worker died on them) and, if asked,
     CANCELLED or COMPLETED ones (to annotate again, e.g. under another scheme)."""
+    require_head(settings, "`abdb jobs retry`")
     with UnitOfWork(settings) as uow:
         count = uow.annotations.requeue(
             JobType.ANNOTATION, failed=failed, running_for=running_for, cancelled=cancelled, completed=completed
@@ -65,6 +70,7 @@ def retry_jobs(
 
 def cancel_jobs(settings: Settings) -> int:
     """Cancel every PENDING annotation job."""
+    require_head(settings, "`abdb jobs cancel`")
     with UnitOfWork(settings) as uow:
         count = uow.annotations.cancel_pending(JobType.ANNOTATION)
         uow.commit()

@@ -11,10 +11,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CheckConstraint, Connection, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from abdb.backends import database_url
-from abdb.config import Settings
+from abdb.config import Settings, mask_url
 from abdb.db.base import Base
 from abdb.db.connect import connection_to
 from abdb.db.models import TABLES_WITH_UPDATED_AT
@@ -80,6 +81,25 @@ def revision_state(settings: Settings) -> RevisionState:
     return RevisionState(url=settings.redact(str(url)), current=current, head=head_revision())
 
 
+def require_head(settings: Settings, what: str) -> None:
+    """Refuse to read or write data in a database that is not at head (exit 4), before touching anything.
+
+    An older schema lacks columns and vocabulary that the code relies on; worse, an import compares
+    checksums that older revisions computed differently, and would take every stored antibody for a
+    conflict (and ``--replace`` would then delete their annotations).
+    """
+    url = database_url(settings)
+    head = head_revision()
+    with connection_to(url) as connection:
+        current = current_revision(connection)
+    if current != head:
+        raise MigrationError(
+            f"{what} needs the schema at {head}; the database at {mask_url(url)} is at "
+            f"{current or 'no revision (empty)'}; nothing was read or changed",
+            hint="run `abdb migrate`",
+        )
+
+
 def upgrade(settings: Settings, target: str = "head") -> tuple[str | None, str | None]:
     url = database_url(settings)
     with connection_to(url) as connection:
@@ -87,6 +107,79 @@ def upgrade(settings: Settings, target: str = "head") -> tuple[str | None, str |
         _run_alembic(lambda cfg: command.upgrade(cfg, target), url, connection)
         after = current_revision(connection)
     return before, after
+
+
+@dataclass(frozen=True)
+class MigrationOutcome:
+    before: str | None
+    after: str | None
+    message: str
+
+
+def migrate_to(settings: Settings, target: str = "head") -> MigrationOutcome:
+    """``abdb migrate``: upgrade, saying plainly when the database is already there or beyond the target."""
+    url = database_url(settings)
+    script = ScriptDirectory.from_config(alembic_config(url))
+    with connection_to(url) as connection:
+        current = current_revision(connection)
+    wanted = _revision_id(script, target)
+    if current is not None and current != wanted and _is_ancestor(script, wanted, current):
+        return MigrationOutcome(
+            current,
+            current,
+            f"the database is at {current}, newer than {wanted}; nothing to do (to go back: "
+            f"`abdb migrate down {wanted}`)",
+        )
+    before, after = upgrade(settings, target)
+    if before == after:
+        return MigrationOutcome(before, after, f"already at {after}; nothing to do")
+    return MigrationOutcome(before, after, f"upgraded {before or 'empty database'} -> {after}")
+
+
+def migrate_down(settings: Settings, target: str) -> MigrationOutcome:
+    """``abdb migrate down``: refuse (exit 4, nothing changed) when rows would not fit the older schema."""
+    url = database_url(settings)
+    script = ScriptDirectory.from_config(alembic_config(url))
+    with connection_to(url) as connection:
+        current = current_revision(connection)
+        if current is None:
+            return MigrationOutcome(None, None, "nothing to downgrade: the database has no abdb schema (it is at base)")
+        try:
+            steps = list(script.iterate_revisions(current, target))
+        except Exception as error:  # alembic's own words for a target that is not below the current revision
+            raise MigrationError(f"cannot downgrade from {current} to {target}: {error}") from None
+        blockers = [
+            f"{step.revision}: {item}"
+            for step in steps
+            for item in getattr(step.module, "downgrade_blockers", lambda _c: [])(connection)
+        ]
+    if blockers:
+        raise MigrationError(
+            f"downgrade from {current} to {target} refused; nothing was changed. These rows have no place in the "
+            f"older schema: {'; '.join(blockers)}",
+            hint="delete those antibodies first (or stay at this revision); docs: README, 'What a downgrade does "
+            "to data'",
+        )
+    before, after = downgrade(settings, target)
+    return MigrationOutcome(before, after, f"downgraded {before} -> {after or 'base (no abdb schema left)'}")
+
+
+def _revision_id(script: ScriptDirectory, target: str) -> str:
+    from alembic.util import CommandError
+
+    if target == "head":
+        return head_revision()
+    try:
+        found = script.get_revision(target)
+    except CommandError as error:
+        raise MigrationError(f"--to {target}: {error}") from None
+    if found is None:
+        raise MigrationError(f"--to {target}: no such revision", hint="`abdb migrate history` lists them")
+    return found.revision
+
+
+def _is_ancestor(script: ScriptDirectory, older: str, newer: str) -> bool:
+    return any(rev.revision == older for rev in script.iterate_revisions(newer, "base"))
 
 
 def downgrade(settings: Settings, target: str) -> tuple[str | None, str | None]:
@@ -237,3 +330,9 @@ def _run_alembic(action: object, url: URL, connection: Connection) -> None:
         action(alembic_config(url, connection))  # type: ignore[operator]
     except CommandError as exc:
         raise MigrationError(str(exc)) from None
+    except sa_exc.IntegrityError as exc:  # the whole migration runs in one transaction: it is rolled back
+        detail = getattr(getattr(exc.orig, "diag", None), "message_detail", None) or str(exc.orig).splitlines()[0]
+        raise MigrationError(
+            f"the migration was refused by the database and nothing was changed: {detail}",
+            hint="rows use values the target revision does not know; delete them first or stay at this revision",
+        ) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
@@ -28,3 +29,9 @@ def downgrade() -> None:
     # Rows still using a value make this fail loudly (foreign key) rather than lose data.
     for table, code in ADDED.items():
         op.execute(f"DELETE FROM {table} WHERE code = '{code}'")
+
+
+def downgrade_blockers(connection: sa.Connection) -> list[str]:
+    """Rows the downgrade cannot keep: chains of type UNKNOWN (imported FASTA chains not yet annotated)."""
+    count = connection.execute(sa.text("SELECT count(*) FROM antibody_chains WHERE chain_type = 'UNKNOWN'")).scalar()
+    return [f"{count} chain(s) of type UNKNOWN (not annotated yet)"] if count else []

@@ -107,3 +107,23 @@ def downgrade() -> None:
     # Rows still using a value make this fail loudly (foreign key) rather than lose data.
     for table, codes in ADDED_CODES.items():
         op.execute(sa.text(f"DELETE FROM {table} WHERE code = ANY(:codes)").bindparams(codes=codes))
+
+
+USES = {
+    "domain_types": ("antibody_domains", "domain_type", "domain(s) of type {codes} (scFv linkers)"),
+    "numbering_schemes": ("antibody_domains", "numbering_scheme", "domain(s) numbered under {codes}"),
+    "feature_types": ("sequence_features", "feature_type", "feature(s) of type {codes}"),
+}
+
+
+def downgrade_blockers(connection: sa.Connection) -> list[str]:
+    """Rows using the vocabulary this revision added: the older schema has no place for them."""
+    found = []
+    for vocabulary, codes in ADDED_CODES.items():
+        table, column, what = USES[vocabulary]
+        count = connection.execute(
+            sa.text(f"SELECT count(*) FROM {table} WHERE {column} = ANY(:codes)"), {"codes": codes}
+        ).scalar()
+        if count:
+            found.append(f"{count} {what.format(codes='/'.join(codes))}")
+    return found

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from abdb.config import Settings
 from abdb.db.session import dispose_all
-from abdb.io.fasta import read_antibodies
+from abdb.io.pairing import read_antibodies
 from abdb.services.importer import ImportOptions, import_fasta
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

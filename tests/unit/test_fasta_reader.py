@@ -8,7 +8,7 @@ import pytest
 
 from abdb.domain.records import AntibodyRecord, Rejection
 from abdb.domain.vocabulary import ChainType
-from abdb.io.fasta import read_antibodies
+from abdb.io.pairing import read_antibodies
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
