@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -89,3 +89,25 @@ def engine(database_url: URL) -> Iterator[Engine]:
     engine = create_engine(database_url, poolclass=NullPool)
     yield engine
     engine.dispose()
+
+
+CliInvoker = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def cli(database_url: URL, tmp_path: Path) -> Iterator[CliInvoker]:
+    """`abdb ARGS...` in process against this test's database: (exit code, output)."""
+    from typer.testing import CliRunner
+
+    from abdb.cli.app import app
+    from abdb.db.session import dispose_all
+
+    runner = CliRunner()
+    env = {"ABDB_DATABASE_URL": database_url.render_as_string(hide_password=False), "ABDB_HOME": str(tmp_path)}
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args), env=env)
+        return result.exit_code, result.output
+
+    yield invoke
+    dispose_all()

@@ -30,6 +30,7 @@ PORT = 5432
 # sun_path is 108 bytes on Linux (104 on macOS); keep a margin for the terminating NUL.
 MAX_SOCKET_PATH = 100
 START_TIMEOUT_SECONDS = 60
+UNSAFE_IN_DOUBLE_QUOTES = frozenset('"$`\\\n')
 
 
 def binaries_dir() -> Path:
@@ -121,6 +122,7 @@ class EmbeddedServer:
         """Start the server; return False when it was already running."""
         if self.state().running:
             return False
+        self._check_path_for_pg_ctl()
         self._check_parent()
         self.pgdata.mkdir(parents=False, exist_ok=True)
         run_as = self._prepare_ownership()
@@ -182,6 +184,18 @@ class EmbeddedServer:
         shutil.rmtree(self.pgdata, ignore_errors=True)
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _check_path_for_pg_ctl(self) -> None:
+        """pg_ctl runs the server through a shell, with the data folder and log inside double quotes, where
+        these characters end the quotes or are expanded (a ``$(...)`` in a path would even run): refuse them."""
+        unsafe = sorted({character for character in str(self.pgdata) if character in UNSAFE_IN_DOUBLE_QUOTES})
+        if unsafe:
+            shown = " ".join(repr(character) for character in unsafe)
+            raise BackendError(
+                f"the data folder {self.pgdata} contains {shown}, which PostgreSQL's pg_ctl cannot pass to its "
+                "shell safely",
+                hint="choose a home without \" $ ` \\ or line breaks (spaces, ' and non-ASCII letters are fine)",
+            )
+
     def _check_parent(self) -> None:
         if not self.pgdata.parent.exists():
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -139,7 +139,15 @@ def fasta(
     translate: TRANSLATE = False,
 ) -> None:
     options = ImportOptions(
-        allow_x, min_length, batch_size, dry_run, public, created_by, max_errors, replace, translate
+        allow_x=allow_x,
+        min_length=min_length,
+        batch_size=batch_size,
+        dry_run=dry_run,
+        public=public,
+        created_by=created_by,
+        max_errors=max_errors,
+        replace=replace,
+        translate=translate,
     )
     _run_import(ctx, InputFormat.FASTA, paths, options, errors, quiet, as_json, annotate_after)
 
@@ -161,7 +169,16 @@ def legacy_json(
     min_length: MIN_LENGTH = DEFAULT_MIN_LENGTH,
     annotate_after: ANNOTATE = False,
 ) -> None:
-    options = ImportOptions(allow_x, min_length, batch_size, dry_run, public, created_by, max_errors, replace)
+    options = ImportOptions(
+        allow_x=allow_x,
+        min_length=min_length,
+        batch_size=batch_size,
+        dry_run=dry_run,
+        public=public,
+        created_by=created_by,
+        max_errors=max_errors,
+        replace=replace,
+    )
     _run_import(ctx, InputFormat.LEGACY_JSON, paths, options, errors, quiet, as_json, annotate_after)
 
 

@@ -2,9 +2,10 @@
 
 A protein chain is essentially never ≥ 90% A/C/G/T/U/N (the most G-rich real chains, with glycine-serine
 linkers, stay near 60%), while a DNA or RNA record is essentially always above it (N and IUPAC codes
-aside). Translation tries the three forward frames and the three frames of the reverse complement and keeps
-the one frame whose translation has no stop codon before its end (a final stop is dropped, an incomplete
-final codon ignored). When no frame or more than one frame is open, the record is rejected rather than
+aside). Translation looks for the frame whose translation has no stop codon before its end (a final stop is
+dropped, an incomplete final codon ignored): the one open frame of the three forward frames, since records
+are given on the sense strand; else, when no forward frame is open, the one open frame of the reverse
+complement. When no frame, or more than one frame of a strand, is open, the record is rejected rather than
 guessed: a V(D)J region of ~360 nucleotides has, in practice, exactly one open frame.
 """
 
@@ -53,7 +54,10 @@ def translate(sequence: str) -> Translation:
             protein = str(Seq(coding).translate()).removesuffix("*")  # type: ignore[no-untyped-call]
             if protein and "*" not in protein:
                 open_frames.append(Translation(protein, f"{strand}{offset + 1}", len(dna)))
-    if len(open_frames) == 1:
+    forward = [frame for frame in open_frames if frame.frame.startswith("+")]
+    if len(forward) == 1:  # records are usually given on the sense strand
+        return forward[0]
+    if not forward and len(open_frames) == 1:
         return open_frames[0]
     if not open_frames:
         raise TranslationError("no reading frame (of 3 forward and 3 reverse) is free of stop codons")

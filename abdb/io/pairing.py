@@ -117,6 +117,10 @@ class ChainPairer:
             self.current = None
         yield reason
 
+    def end_of_file(self) -> Iterator[AntibodyRecord | Rejection]:
+        """A file ended: its last antibody goes out if complete, or waits for its partner in the next files."""
+        yield from self._leave_current()
+
     def finish(self) -> Iterator[AntibodyRecord | Rejection]:
         """The input has ended: every antibody goes out, with or without its partner."""
         yield from self._leave_current()
@@ -207,7 +211,8 @@ def _chain(
     entry: FastaEntry, antibody: str, label: str | None, antibody_source: str, options: FastaOptions
 ) -> ChainRecord:
     chain_name = label or "chain"
-    raw = "".join(entry.residues).removesuffix("*")  # a trailing "*" is the stop codon of a translation
+    # alignment gaps (IMGT-gapped or aligned FASTA) are not residues; a trailing "*" is a translation's stop
+    raw = "".join(entry.residues).replace("-", "").replace(".", "").removesuffix("*")
     metadata: dict[str, object] = {}
     try:
         if looks_like_nucleotides(raw):
@@ -267,6 +272,8 @@ def read_fasta_files(
                     yield from (pairer.break_off(item) if item.stage == "read" else [item])
                 else:
                     yield from pairer.add(item)
+            # an antibody complete at the end of a file belongs to it (and is counted with it)
+            yield from pairer.end_of_file()
             position.finished += _size(path)
             position.follow(None)
         if not anything:

@@ -24,6 +24,7 @@ from abdb.errors import AbdbError, TransientConflict
 from abdb.numbering.engine import NumberingEngine
 from abdb.services.annotation_rows import chain_rows
 from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
+from abdb.services.import_batches import ctrl_c_deferred
 from abdb.unit_of_work import UnitOfWork, release_connections
 
 ATTEMPTS = 4
@@ -188,7 +189,9 @@ def _still_present(batch: BatchWrite, jobs: set[uuid.UUID], chains: set[uuid.UUI
 def _write(settings: Settings, options: AnnotateOptions, batch: BatchWrite) -> None:
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with UnitOfWork(settings) as uow:
+            # Ctrl-C waits for the write: arriving inside psycopg's pipeline (executemany) it would surface as
+            # a broken connection instead of an interrupt (seen in CI: "cannot exit pipeline mode while busy").
+            with ctrl_c_deferred(), UnitOfWork(settings) as uow:
                 jobs, chains = uow.annotations.lock_present(
                     [outcome["job_id"] for outcome in batch.outcomes], batch.chain_ids
                 )

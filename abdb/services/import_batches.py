@@ -127,7 +127,7 @@ def load_batch(
 
 
 @contextmanager
-def _ctrl_c_deferred() -> Iterator[None]:
+def ctrl_c_deferred() -> Iterator[None]:
     """Hold a Ctrl-C until the block ends: a batch's COMMIT and its counting happen together, so the
     "how far it got" message never misses a batch that was in fact stored."""
     if threading.current_thread() is not threading.main_thread():
@@ -172,7 +172,7 @@ def _write(
         if report.run_id is not None:
             # counters only: rewriting the run's whole file list per batch made many-file imports quadratic
             uow.import_runs.record_batch(report.run_id, dict(outcome.counts))
-        with _ctrl_c_deferred():
+        with ctrl_c_deferred():
             if not options.dry_run:
                 uow.commit()
             count(outcome)

@@ -21,10 +21,10 @@ from typer.testing import CliRunner
 from abdb.cli.app import app
 from abdb.db.session import dispose_all
 from abdb.domain.records import AntibodyRecord, RecordError, Rejection
-from abdb.io.pairing import read_antibodies
 from abdb.io.legacy import read_legacy_antibodies
 from abdb.io.legacy.convert import germline_features
 from abdb.io.legacy.jsonfile import JsonFileError, loads_json_bytes
+from abdb.io.pairing import read_antibodies
 from tests.conftest import _fresh_database
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

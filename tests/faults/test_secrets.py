@@ -131,7 +131,7 @@ def test_a_database_without_the_schema_names_the_fix_and_not_the_password(
     admin.dispose()
     result = _run(_url(socket, PASSWORD, "abdb_bare"), ["import", "runs"], debug=True)
     assert result.returncode == 4
-    assert 'has no abdb schema yet (relation "import_runs" does not exist' in result.stderr
+    assert "is at no revision (empty); nothing was read or changed" in result.stderr
     assert "run `abdb migrate`" in result.stderr
     _assert_no_password(result)
     assert "PASSWORD" not in result.stderr and "password=" not in result.stderr

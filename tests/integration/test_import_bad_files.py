@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from abdb.cli.app import app
 from abdb.db.session import dispose_all
 from abdb.domain.records import AntibodyRecord
-from abdb.io.pairing import read_antibodies
 from abdb.io.legacy import read_legacy_antibodies
+from abdb.io.pairing import read_antibodies
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

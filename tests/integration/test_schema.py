@@ -205,4 +205,4 @@ def test_the_metadata_columns_keep_their_name(engine: Engine) -> None:
             .scalars()
             .all()
         )
-    assert tables == ["antibody_sequences", "sequence_features"]
+    assert tables == ["antibody_chains", "antibody_sequences", "sequence_features"]
