@@ -61,8 +61,14 @@ PROFILES: dict[Environment, EnvironmentProfile] = {
 
 def default_home() -> Path:
     """Where the embedded server lives unless ABDB_HOME or --home says otherwise: the platform's user data
-    folder (``~/.local/share/abdb`` on Linux, honouring XDG_DATA_HOME), the same from every working folder."""
+    folder (``~/.local/share/abdb`` on Linux, honouring XDG_DATA_HOME), the same from every working folder.
+    For root, ``/var/lib/abdb``: the server then runs as a system user, which could not enter /root."""
+    if os.geteuid() == 0:
+        return ROOT_HOME
     return Path(platformdirs.user_data_dir("abdb", appauthor=False)).resolve()
+
+
+ROOT_HOME = Path("/var/lib/abdb")
 
 
 OLD_DEFAULT_HOME = Path(".abdb")  # before 0.2 the home was relative to the working folder

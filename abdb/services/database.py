@@ -17,7 +17,7 @@ from abdb.config import OLD_DEFAULT_HOME, BackendName, Settings, mask_url
 from abdb.db.connect import connection_to, translate_db_error
 from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
 from abdb.db.models import DATA_TABLES
-from abdb.errors import BackendError, ConfirmationRequired
+from abdb.errors import BackendError, ConfirmationRequired, ConflictError
 from abdb.services import migrations
 
 EXTERNAL = "external"
@@ -166,7 +166,10 @@ def ensure_database(url: URL) -> bool:
     name = url.database or "postgres"
     if _admin_execute(url, "SELECT 1 FROM pg_database WHERE datname = :name", name=name):
         return False
-    _admin_execute(url, f"CREATE DATABASE {_quoted(name)}")
+    try:
+        _admin_execute(url, f"CREATE DATABASE {_quoted(name)}")
+    except ConflictError:  # a concurrent `db up` created it first
+        return False
     return True
 
 
