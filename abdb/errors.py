@@ -45,6 +45,12 @@ class DatabaseUnreachable(AbdbError):
     exit_code = 3
 
 
+class ServerTooOld(AbdbError):
+    """The server is older than PostgreSQL 18."""
+
+    exit_code = 3
+
+
 class BackendError(AbdbError):
     """The embedded or Docker backend could not start, stop or inspect the server."""
 
@@ -97,7 +103,6 @@ EXIT_CODES: dict[int, str] = {
     5: "database operation failed",
     6: "conflict with an existing record",
     7: "record not found",
-    130: "interrupted (Ctrl-C)",
 }
 
 
@@ -135,6 +140,35 @@ EXIT_CODES[10] = "`abdb verify` found violations (at or above --fail-on)"
 
 
 class Interrupted(AbdbError):
-    """Ctrl-C: the command stopped cleanly; the message says how far it got."""
+    """Ctrl-C or SIGTERM: the command stopped cleanly; the message says how far it got. Exit 130 (Ctrl-C)
+    or 143 (SIGTERM), as a shell reports a process stopped by the signal."""
 
     exit_code = 130
+
+    def __init__(self, message: str, *, hint: str | None = None, signal_number: int = 2) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + signal_number
+
+
+EXIT_CODES[130] = "interrupted (Ctrl-C)"
+EXIT_CODES[143] = "stopped by SIGTERM (docker stop, systemd, CI), after the same clean-up as Ctrl-C"
+
+
+class WorkerDied(AbdbError):
+    """An annotation worker process died (kill -9, the out-of-memory killer): its claimed jobs were put
+    back to PENDING, the other workers finished their work."""
+
+    exit_code = 11
+
+
+EXIT_CODES[11] = "an annotation worker died (killed, out of memory); its jobs are PENDING again"
+
+
+class OutputError(AbdbError):
+    """An output file (--errors, --output) could not be written: disk full, permissions. The work itself
+    was done; the message says what was stored."""
+
+    exit_code = 12
+
+
+EXIT_CODES[12] = "an output file could not be written (disk full, permissions); the work itself was done"

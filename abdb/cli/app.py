@@ -13,6 +13,7 @@ from abdb.cli import annotating, db, importing, migrate, verifying
 from abdb.cli.context import stdout
 from abdb.cli.errors import AbdbGroup
 from abdb.config import BackendName, Environment, Settings
+from abdb.services.stopping import handle_sigterm_like_ctrl_c
 
 app = typer.Typer(
     cls=AbdbGroup,
@@ -94,4 +95,5 @@ def _configure_logging(debug: bool) -> None:
 
 
 def main() -> None:
+    handle_sigterm_like_ctrl_c()
     app(prog_name="abdb")

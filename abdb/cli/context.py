@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 
 from abdb.config import Settings
-from abdb.errors import ConfigurationError
+from abdb.errors import ConfigurationError, OutputError
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -40,3 +41,13 @@ def open_for_writing(path: Path, option: str) -> TextIO:
         return path.open("w")
     except OSError as error:
         raise ConfigurationError(f"{option} {path}: {error.strerror}") from None
+
+
+def write_output(handle: TextIO, path: Path, option: str, lines: Iterable[str], done: str) -> None:
+    """Write and close an output file; a full disk or lost permission is an OutputError (exit 12) that
+    says the work itself was done, never an unexpected error."""
+    try:
+        with handle:
+            handle.writelines(lines)
+    except OSError as error:
+        raise OutputError(f"could not write {option} {path}: {error.strerror or error}; {done}") from None

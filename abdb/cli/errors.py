@@ -14,8 +14,8 @@ from typer.core import TyperGroup
 from abdb.cli.context import stderr
 from abdb.config import Settings
 from abdb.errors import AbdbError, BackendError, DatabaseUnreachable
+from abdb.services.stopping import signal_of
 
-INTERRUPTED_EXIT_CODE = 130
 UNEXPECTED_EXIT_CODE = 1
 BROKEN_PIPE_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the signal
 
@@ -49,9 +49,9 @@ class AbdbGroup(TyperGroup):
             hint += _where(ctx) if isinstance(error, DatabaseUnreachable | BackendError) else ""
             stderr.print(f"[bold red]error:[/] {escape(_redact(ctx, error.message + hint))}")
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM outside a command's own clean-up
             stderr.print("interrupted", markup=False)
-            raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
+            raise typer.Exit(128 + signal_of(stop)) from None
         except BrokenPipeError:
             # The reader of our output went away (`abdb ... | head`): stop quietly, as Unix tools do.
             _silence_stdout()

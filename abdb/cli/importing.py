@@ -20,11 +20,11 @@ from rich.progress import (
 from rich.table import Table
 
 from abdb.cli.annotating import render_annotation, run_annotation
-from abdb.cli.context import open_for_writing, settings_of, stderr, stdout
+from abdb.cli.context import open_for_writing, settings_of, stderr, stdout, write_output
 from abdb.domain.records import DEFAULT_MIN_LENGTH, Pairing
 from abdb.errors import JobsFailed, RecordsRejected
 from abdb.services.annotation import AnnotateOptions
-from abdb.services.import_history import recent_runs
+from abdb.services.import_history import close_stale_runs, recent_runs
 from abdb.services.importer import (
     ImportOptions,
     ImportProgress,
@@ -196,11 +196,10 @@ def _run_import(
         refuse_outputs_among_inputs(input_format, paths, {"--errors": errors})
     errors_file = open_for_writing(errors, "--errors") if errors is not None else None
     report = _with_progress(ctx, input_format, paths, options, not quiet and not as_json)
-    if errors_file is not None:
-        with errors_file:
-            for rejection in report.rejections:
-                errors_file.write(json.dumps(rejection.as_dict()) + "\n")
-    _render(report, as_json, quiet)
+    _render(report, as_json, quiet)  # first: what was stored is said even if the errors file cannot be written
+    if errors_file is not None and errors is not None:
+        lines = (json.dumps(rejection.as_dict()) + "\n" for rejection in report.rejections)
+        write_output(errors_file, errors, "--errors", lines, "the import itself finished as summarised above")
     annotated = None
     if annotate_after and not options.dry_run and report.run_id is not None:
         scoped = AnnotateOptions(import_run_id=report.run_id)
@@ -229,8 +228,22 @@ def runs(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent runs to list.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+    close_stale: Annotated[
+        bool,
+        typer.Option(
+            "--close-stale",
+            help="First mark FAILED, with the reason, every RUNNING run whose import is gone (killed, or its "
+            "server stopped): a live import holds a lock that tells them apart.",
+        ),
+    ] = False,
 ) -> None:
-    """List recent import runs: when, what, files (with sha256), counts and status."""
+    """List recent import runs: when, what, files (with sha256), counts and status.
+
+    Example: abdb import runs --close-stale --limit 5
+    """
+    if close_stale:
+        closed = close_stale_runs(settings_of(ctx))
+        stderr.print(f"closed {len(closed)} stale import run(s) as FAILED", markup=False)
     found = recent_runs(settings_of(ctx), limit)
     if as_json:
         stdout.print_json(json.dumps([asdict(run) for run in found], default=str))
@@ -345,6 +358,12 @@ def import_notes(report: ImportReport) -> list[str]:
         notes.append(
             f"paired {apart} antibod{'y' if apart == 1 else 'ies'} from chains that were not next to each other"
             + (f" ({across} across files)" if across else "")
+        )
+    if report.clock_skew_seconds:
+        ahead = "behind" if report.clock_skew_seconds > 0 else "ahead of"
+        notes.append(
+            f"this machine's clock is {abs(report.clock_skew_seconds):,.0f} s {ahead} the server's; the new ids "
+            "carry the server's time (set the clock right: timedatectl, NTP)"
         )
     if changed := report.total("visibility_changed"):
         notes.append(

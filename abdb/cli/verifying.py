@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import typer
 from rich.table import Table
 
-from abdb.cli.context import open_for_writing, settings_of, stderr, stdout
+from abdb.cli.context import open_for_writing, settings_of, stderr, stdout, write_output
 from abdb.domain.checks import CHECKS, Severity
 from abdb.errors import VerificationFailed
 from abdb.services.verify import Status, VerifyOptions, VerifyReport, verify
@@ -66,9 +66,9 @@ def verify_command(
     target = open_for_writing(output, "--output") if output is not None else None
     report = verify(settings_of(ctx), options)
     rendered = {OutputFormat.JSON: _json, OutputFormat.JUNIT: _junit}.get(output_format)
-    if target is not None:
-        with target:
-            target.write(rendered(report) if rendered else _json(report))
+    if target is not None and output is not None:
+        text = rendered(report) if rendered else _json(report)
+        write_output(target, output, "--output", [text], "verification itself ran")
     if output is not None:
         failed = len(report.violations)
         stderr.print(f"verify: {failed} check(s) failed; report written to {output}", markup=False)

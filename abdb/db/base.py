@@ -7,13 +7,13 @@ import uuid
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-import uuid_utils.compat
 from sqlalchemy import DateTime, FetchedValue, MetaData, String, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from abdb.domain import ids
 from abdb.domain.vocabulary import VOCABULARY_TABLES
 
 NAMING_CONVENTION = {
@@ -27,9 +27,7 @@ NAMING_CONVENTION = {
 UPDATED_AT_TRIGGER_FUNCTION = "abdb_touch_updated_at"
 
 
-def new_id() -> uuid.UUID:
-    """An RFC 9562 UUIDv7 (the ``uuid7`` package is not RFC 9562: see README)."""
-    return uuid_utils.compat.uuid7()
+new_id = ids.new_id  # RFC 9562 UUIDv7 on the server's clock (abdb.domain.ids)
 
 
 class Base(DeclarativeBase):

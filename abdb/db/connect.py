@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
@@ -18,6 +18,7 @@ from abdb.errors import (
     DatabaseError,
     DatabaseUnreachable,
     MigrationError,
+    ServerTooOld,
     TransientConflict,
 )
 
@@ -75,13 +76,46 @@ def _first_line(error: BaseException | None) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+MINIMUM_SERVER_VERSION = 180000  # uuidv7(), and the catalog and planner behaviour abdb relies on
+
+
+def require_server_version(connection: Connection, url: URL) -> None:
+    """Exit 3 in one line on a PostgreSQL older than 18, before anything fails further in."""
+    number = int(connection.execute(text("SHOW server_version_num")).scalar_one())
+    if number < MINIMUM_SERVER_VERSION:
+        shown = connection.execute(text("SHOW server_version")).scalar_one()
+        raise ServerTooOld(
+            f"the server at {mask_url(url)} runs PostgreSQL {shown}; abdb needs PostgreSQL 18 or newer "
+            "(uuidv7() ids among others)",
+            hint="upgrade the server, or use `abdb db up` for a PostgreSQL 18 of abdb's own",
+        )
+
+
 @contextmanager
 def connection_to(url: URL) -> Iterator[Connection]:
-    """A connection in a transaction that commits on success; driver errors become abdb errors."""
+    """A connection to PostgreSQL 18 or newer, in a transaction that commits on success; driver errors
+    become abdb errors."""
     engine = single_use_engine(url)
     try:
         with engine.begin() as connection:
+            require_server_version(connection, url)
             yield connection
+    except sa_exc.DBAPIError as exc:
+        raise translate_db_error(exc, url) from None
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def advisory_lock_held(url: URL, key: int) -> Iterator[None]:
+    """Hold a session-level advisory lock on a connection of its own for the whole block: others can tell
+    with ``pg_try_advisory_lock`` whether its holder is still alive (the server drops it with the process)."""
+    engine = single_use_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            connection.commit()
+            yield
     except sa_exc.DBAPIError as exc:
         raise translate_db_error(exc, url) from None
     finally:

@@ -47,12 +47,25 @@ CHECKS: tuple[Check, ...] = (
     Check("features.confidence", "confidence scores lie between 0 and 1"),
     Check("jobs.completed_at", "COMPLETED, FAILED and CANCELLED jobs have completed_at"),
     Check("jobs.error_message", "FAILED jobs say why in error_message"),
-    Check("jobs.stuck", "no job has been RUNNING for longer than the threshold (its worker probably died)", W),
+    Check(
+        "jobs.stuck",
+        "no job has been RUNNING for longer than the threshold (its worker probably died: `abdb jobs retry`)",
+        W,
+    ),
     Check("jobs.annotation_output", "every COMPLETED annotation job left domains on its sequence"),
+    Check(
+        "jobs.tool_results",
+        "no finished job run has more than one tool result (a worker wrote for a job it no longer held)",
+    ),
     Check("duplicates.name", "one name, one content: no name holds antibodies with different chains"),
     Check("duplicates.content", "the same chains are not stored under several names", W),
     Check("provenance.counts", "no import run has more sequences than it recorded inserting"),
     Check("provenance.missing", "import runs still have the sequences they recorded (fewer: deleted or replaced)", W),
-    Check("provenance.stuck", "no import run has been RUNNING for longer than the threshold (killed)", W),
+    Check(
+        "provenance.stuck",
+        "no import run has been RUNNING for longer than the threshold (killed: `abdb import runs --close-stale` "
+        "closes those whose import is gone)",
+        W,
+    ),
 )
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}

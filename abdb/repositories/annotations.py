@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from abdb.db.models import (
@@ -43,9 +43,10 @@ class AnnotationRepository:
 
     def claim(
         self, job_type: JobType, limit: int, import_run_id: uuid.UUID | None = None
-    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        """Mark up to ``limit`` pending jobs RUNNING and return (job id, sequence id) pairs; with
-        ``import_run_id``, only jobs of antibodies that import run stored.
+    ) -> list[tuple[uuid.UUID, uuid.UUID, dt.datetime]]:
+        """Mark up to ``limit`` pending jobs RUNNING and return (job id, sequence id, started_at); with
+        ``import_run_id``, only jobs of antibodies that import run stored. ``started_at`` identifies this
+        claim: a job re-queued and claimed again has another.
 
         ``FOR UPDATE SKIP LOCKED``: concurrent workers never receive the same job.
         """
@@ -54,11 +55,11 @@ class AnnotationRepository:
                 "UPDATE processing_jobs SET status = 'RUNNING', started_at = now(), completed_at = NULL, "
                 "error_message = NULL WHERE id IN (SELECT j.id FROM processing_jobs j WHERE j.status = 'PENDING' "
                 f"AND j.job_type = :job_type {_RUN_FILTER if import_run_id else ''}"
-                "ORDER BY j.id LIMIT :limit FOR UPDATE OF j SKIP LOCKED) RETURNING id, sequence_id"
+                "ORDER BY j.id LIMIT :limit FOR UPDATE OF j SKIP LOCKED) RETURNING id, sequence_id, started_at"
             ),
             {"job_type": job_type.value, "limit": limit, "run": import_run_id},
         ).all()
-        return sorted((row[0], row[1]) for row in rows)
+        return sorted((row[0], row[1], row[2]) for row in rows)
 
     def pending_count(self, job_type: JobType, import_run_id: uuid.UUID | None = None) -> int:
         return int(
@@ -82,12 +83,22 @@ class AnnotationRepository:
             found[sequence_id].append((chain_id, name, sequence))
         return found
 
-    def lock_present(
-        self, job_ids: list[uuid.UUID], chain_ids: list[uuid.UUID]
+    def lock_held(
+        self, claims: list[tuple[uuid.UUID, dt.datetime]], chain_ids: list[uuid.UUID]
     ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-        """Lock the batch's jobs and chains that still exist (an `import --replace` may have deleted some
-        since they were claimed) and return their ids."""
-        jobs = set(self.session.scalars(select(JOBS.c.id).where(JOBS.c.id.in_(job_ids)).with_for_update()))
+        """Lock the batch's jobs that are still this claim's (RUNNING, same started_at: not deleted by an
+        `import --replace`, re-queued by `jobs retry` or finished by another worker since) and the chains that
+        still exist, and return their ids: only those get results."""
+        jobs = set(
+            self.session.scalars(
+                select(JOBS.c.id)
+                .where(
+                    tuple_(JOBS.c.id, JOBS.c.started_at).in_(claims),
+                    JOBS.c.status == JobStatus.RUNNING.value,
+                )
+                .with_for_update()
+            )
+        )
         chains = set(
             self.session.scalars(select(CHAINS.c.id).where(CHAINS.c.id.in_(chain_ids)).with_for_update(read=True))
         )
@@ -150,13 +161,15 @@ class AnnotationRepository:
         if results:
             self.session.execute(insert(TOOL_RESULTS), results)
 
-    def release(self, job_ids: list[uuid.UUID]) -> None:
-        """Claimed jobs that were not finished go back to PENDING (an interrupted worker)."""
-        self.session.execute(
+    def release(self, claims: list[tuple[uuid.UUID, dt.datetime]]) -> int:
+        """Claimed jobs that were not finished go back to PENDING (an interrupted or dead worker); a job
+        claimed again since (another started_at) is left to its new worker."""
+        result = self.session.execute(
             update(JOBS)
-            .where(JOBS.c.id.in_(job_ids), JOBS.c.status == JobStatus.RUNNING.value)
+            .where(tuple_(JOBS.c.id, JOBS.c.started_at).in_(claims), JOBS.c.status == JobStatus.RUNNING.value)
             .values(status=JobStatus.PENDING.value, started_at=None, completed_at=None)
         )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def requeue(
         self,

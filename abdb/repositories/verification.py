@@ -156,6 +156,14 @@ class VerificationQueries:
             "JOIN antibody_domains d ON d.chain_id = c.id WHERE c.antibody_sequence_id = j.sequence_id)",
             list(output),
         )
+        # results of earlier runs were created before the job's latest start; this run's may number one
+        runs = {"jobs.tool_results": "TRUE"}
+        found |= self._one(
+            f"SELECT {_flags(runs, 'j.id')} FROM processing_jobs j WHERE j.status IN ('COMPLETED', 'FAILED') "
+            "AND (SELECT count(*) FROM external_tool_results t WHERE t.job_id = j.id "
+            "AND t.created_at >= j.started_at) > 1",
+            list(runs),
+        )
         return found
 
     def duplicates(self) -> Findings:

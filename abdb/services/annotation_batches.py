@@ -9,6 +9,7 @@ batch's jobs back to PENDING.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import time
@@ -24,7 +25,7 @@ from abdb.errors import AbdbError, TransientConflict
 from abdb.numbering.engine import NumberingEngine
 from abdb.services.annotation_rows import chain_rows
 from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
-from abdb.services.import_batches import ctrl_c_deferred
+from abdb.services.stopping import STOP_SIGNALS, signal_of, stop_signals_deferred
 from abdb.unit_of_work import UnitOfWork, release_connections
 
 ATTEMPTS = 4
@@ -36,6 +37,7 @@ BACKOFF_SECONDS = 0.05
 class BatchWrite:
     source: str
     chain_ids: list[uuid.UUID] = field(default_factory=list)
+    chain_jobs: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # chain -> the job numbering it
     domains: list[dict[str, Any]] = field(default_factory=list)
     regions: list[dict[str, Any]] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
@@ -44,31 +46,42 @@ class BatchWrite:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
+Claim = tuple[uuid.UUID, uuid.UUID, dt.datetime]  # (job id, sequence id, started_at of this claim)
+
+
 def work(
     settings: Settings,
     options: AnnotateOptions,
     engine: NumberingEngine,
     on_progress: Callable[[int], None] | None,
+    on_claim: Callable[[list[tuple[uuid.UUID, dt.datetime]]], None] | None = None,
 ) -> AnnotateReport:
+    """Claim, number and write batches until the queue is empty (or ``limit``); ``on_claim`` hears of each
+    claim before numbering starts (the parent of several workers releases a dead worker's claim)."""
     report = AnnotateReport()
-    claimed: list[tuple[uuid.UUID, uuid.UUID]] = []
+    claimed: list[Claim] = []
     try:
-        while options.limit is None or report.jobs < options.limit:
-            left = None if options.limit is None else options.limit - report.jobs
+        while options.limit is None or report.jobs + report.dropped < options.limit:
+            left = None if options.limit is None else options.limit - report.jobs - report.dropped
             wanted = options.batch_size if left is None else min(options.batch_size, left)
-            with UnitOfWork(settings) as uow:
+            with stop_signals_deferred(), UnitOfWork(settings) as uow:  # a claim is committed and known, or neither
                 claimed = uow.annotations.claim(JobType.ANNOTATION, wanted, options.import_run_id)
                 uow.commit()
+                if on_claim and claimed:
+                    on_claim([(job_id, started) for job_id, _, started in claimed])
             if not claimed:
                 break
-            batch, counted = _number(settings, options, engine, claimed)
-            _write(settings, options, batch)
-            report.add(counted)  # only once the outcomes are committed
+            batch, per_job = _number(settings, options, engine, claimed)
+            held = _write(settings, options, batch, {job_id: started for job_id, _, started in claimed})
+            for job_id in held:  # counted once committed, and only what was written
+                report.add(per_job[job_id])
+            report.dropped += len(claimed) - len(held)
             claimed = []
             if on_progress:
                 on_progress(len(batch.outcomes))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
         report.interrupted = True
+        report.stop_signal = signal_of(stop)
         _release_quietly(settings, claimed)
     except BaseException:
         _release_quietly(settings, claimed)
@@ -76,44 +89,49 @@ def work(
     return report
 
 
-def _release_quietly(settings: Settings, claimed: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    # a second Ctrl-C (or the parent relaying the first) must not break off the clean-up itself
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _release_quietly(settings: Settings, claimed: list[Claim]) -> None:
+    # a second Ctrl-C or SIGTERM (or the parent relaying the first) must not break off the clean-up itself
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOP_SIGNALS}
     try:
         if claimed:
-            _release(settings, [job_id for job_id, _ in claimed])
+            release(settings, [(job_id, started) for job_id, _, started in claimed])
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
-def _release(settings: Settings, job_ids: list[uuid.UUID]) -> None:
+def release(settings: Settings, claims: list[tuple[uuid.UUID, dt.datetime]]) -> int:
     """Best effort: the interrupt may have broken the pooled connection, so start from a new one. If even
     that fails, the jobs stay RUNNING and `abdb jobs retry` recovers them."""
     release_connections()
     try:
         with UnitOfWork(settings) as uow:
-            uow.annotations.release(job_ids)
+            count = uow.annotations.release(claims)
             uow.commit()
+            return count
     except AbdbError:
-        logger.debug("could not put %d interrupted job(s) back to PENDING", len(job_ids), exc_info=True)
+        logger.debug("could not put %d interrupted job(s) back to PENDING", len(claims), exc_info=True)
+        return 0
 
 
 def _number(
     settings: Settings,
     options: AnnotateOptions,
     engine: NumberingEngine,
-    claimed: list[tuple[uuid.UUID, uuid.UUID]],
-) -> tuple[BatchWrite, AnnotateReport]:
+    claimed: list[Claim],
+) -> tuple[BatchWrite, dict[uuid.UUID, AnnotateReport]]:
+    """The batch's rows, and what each job would add to the report once written."""
     with UnitOfWork(settings) as uow:
-        chains = uow.annotations.chains_of([sequence_id for _, sequence_id in claimed])
+        chains = uow.annotations.chains_of([sequence_id for _, sequence_id, _ in claimed])
     tool_input = {
         "schemes": list(options.schemes),
         "species": list(options.species),
         "bit_score_threshold": options.bit_score_threshold,
     }
     batch = BatchWrite(source=engine.name)
-    counted = AnnotateReport()
-    for job_id, sequence_id in claimed:
+    per_job: dict[uuid.UUID, AnnotateReport] = {}
+    for job_id, sequence_id, _ in claimed:
+        counted = per_job[job_id] = AnnotateReport()
         job_chains = chains[sequence_id]
         started = time.perf_counter()
         errors: dict[str, str] = {}
@@ -131,6 +149,7 @@ def _number(
                 errors[name] = rows.error
                 continue
             batch.chain_ids.append(chain_id)
+            batch.chain_jobs[chain_id] = job_id
             batch.domains += rows.domains
             batch.regions += rows.regions
             batch.features += rows.features
@@ -167,11 +186,13 @@ def _number(
         else:
             counted.failed += 1
             counted.failures.append((str(job_id), message or ""))
-    return batch, counted
+    return batch, per_job
 
 
-def _still_present(batch: BatchWrite, jobs: set[uuid.UUID], chains: set[uuid.UUID]) -> BatchWrite:
-    """Drop what belongs to jobs or chains deleted since the claim (they would violate foreign keys)."""
+def _still_present(batch: BatchWrite, jobs: set[uuid.UUID], present: set[uuid.UUID]) -> BatchWrite:
+    """Keep only what belongs to jobs still held and chains still present: a job re-queued or finished by
+    someone else since the claim gets nothing from this worker; rows of deleted chains would violate keys."""
+    chains = {chain for chain in present if batch.chain_jobs.get(chain) in jobs}
     domains = [d for d in batch.domains if d["chain_id"] in chains]
     kept_domains = {d["id"] for d in domains}
     return BatchWrite(
@@ -186,25 +207,29 @@ def _still_present(batch: BatchWrite, jobs: set[uuid.UUID], chains: set[uuid.UUI
     )
 
 
-def _write(settings: Settings, options: AnnotateOptions, batch: BatchWrite) -> None:
+def _write(
+    settings: Settings, options: AnnotateOptions, batch: BatchWrite, claims: dict[uuid.UUID, dt.datetime]
+) -> set[uuid.UUID]:
+    """Write the batch for the jobs this worker still holds; return their ids."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             # Ctrl-C waits for the write: arriving inside psycopg's pipeline (executemany) it would surface as
             # a broken connection instead of an interrupt (seen in CI: "cannot exit pipeline mode while busy").
-            with ctrl_c_deferred(), UnitOfWork(settings) as uow:
-                jobs, chains = uow.annotations.lock_present(
-                    [outcome["job_id"] for outcome in batch.outcomes], batch.chain_ids
+            with stop_signals_deferred(), UnitOfWork(settings) as uow:
+                held, chains = uow.annotations.lock_held(
+                    [(outcome["job_id"], claims[outcome["job_id"]]) for outcome in batch.outcomes], batch.chain_ids
                 )
-                batch = _still_present(batch, jobs, chains)
+                written = _still_present(batch, held, chains)
                 schemes = [scheme.upper() for scheme in options.schemes]
-                uow.annotations.replace_domains(batch.chain_ids, schemes, batch.domains, batch.regions)
-                uow.annotations.replace_features(batch.chain_ids, batch.source, batch.features)
-                uow.annotations.set_chain_types(batch.chain_types)
-                uow.annotations.add_tool_results(batch.tool_results)
-                uow.annotations.finish(batch.outcomes)
+                uow.annotations.replace_domains(written.chain_ids, schemes, written.domains, written.regions)
+                uow.annotations.replace_features(written.chain_ids, written.source, written.features)
+                uow.annotations.set_chain_types(written.chain_types)
+                uow.annotations.add_tool_results(written.tool_results)
+                uow.annotations.finish(written.outcomes)
                 uow.commit()
-            return
+            return held
         except TransientConflict:
             if attempt == ATTEMPTS:
                 raise
             time.sleep(BACKOFF_SECONDS * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover

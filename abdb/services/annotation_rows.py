@@ -7,16 +7,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import uuid_utils.compat
-
+from abdb.domain.ids import new_id
 from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme
 from abdb.numbering.engine import ChainNumbering, NumberedDomain
 from abdb.numbering.regions import regions_of
 
-
-def _new_id() -> uuid.UUID:
-    """Client-side UUIDv7: domains and their regions link without a round trip."""
-    return uuid_utils.compat.uuid7()
+_new_id = new_id  # client-side UUIDv7: domains and their regions link without a round trip
 
 
 # ANARCI's letters: here L is lambda (unlike legacy files, where L could be any light chain).

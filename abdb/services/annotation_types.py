@@ -39,6 +39,9 @@ class AnnotateReport:
     workers: int = 1
     failures: list[tuple[str, str]] = field(default_factory=list)  # (job id, error message), first few
     interrupted: bool = False
+    stop_signal: int = 2  # SIGINT (Ctrl-C) or 15 (SIGTERM), when interrupted
+    # claimed jobs whose results were not written: re-queued, deleted or finished elsewhere meanwhile
+    dropped: int = 0
 
     @property
     def jobs(self) -> int:
@@ -55,4 +58,7 @@ class AnnotateReport:
         self.engine_seconds += other.engine_seconds
         self.startup_seconds = max(self.startup_seconds, other.startup_seconds)
         self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
+        if other.interrupted:
+            self.stop_signal = other.stop_signal
         self.interrupted = self.interrupted or other.interrupted
+        self.dropped += other.dropped

@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 from abdb.backends import choose_backend, database_url, local_server, record_backend
 from abdb.backends.embedded import EmbeddedServer, binaries_dir
 from abdb.config import OLD_DEFAULT_HOME, BackendName, Settings, mask_url
-from abdb.db.connect import connection_to, translate_db_error
+from abdb.db.connect import connection_to, require_server_version, translate_db_error
 from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
 from abdb.db.models import DATA_TABLES
 from abdb.errors import BackendError, ConfirmationRequired, ConflictError
@@ -149,6 +149,7 @@ def _admin_execute(url: URL, statement: str, **params: object) -> list[tuple[obj
     )
     try:
         with engine.connect() as connection:
+            require_server_version(connection, url)
             result = connection.execute(text(statement), params)
             return [tuple(row) for row in result] if result.returns_rows else []
     except sa_exc.DBAPIError as exc:

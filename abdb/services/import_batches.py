@@ -6,12 +6,9 @@ times) before the error reaches the user; nothing of it is counted until it comm
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from abdb.config import Settings
@@ -19,6 +16,7 @@ from abdb.domain.records import Rejection
 from abdb.errors import TransientConflict
 from abdb.services.import_reports import FileReport, ImportOptions, ImportReport
 from abdb.services.import_rows import COLUMNS, PreparedRecord
+from abdb.services.stopping import stop_signals_deferred
 from abdb.unit_of_work import UnitOfWork
 
 Item = PreparedRecord | Rejection
@@ -126,23 +124,6 @@ def load_batch(
             time.sleep(BACKOFF_SECONDS * attempt)
 
 
-@contextmanager
-def ctrl_c_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C until the block ends: a batch's COMMIT and its counting happen together, so the
-    "how far it got" message never misses a batch that was in fact stored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
-
-
 def _write(
     settings: Settings,
     batch: list[Item],
@@ -172,7 +153,7 @@ def _write(
         if report.run_id is not None:
             # counters only: rewriting the run's whole file list per batch made many-file imports quadratic
             uow.import_runs.record_batch(report.run_id, dict(outcome.counts))
-        with ctrl_c_deferred():
+        with stop_signals_deferred():
             if not options.dry_run:
                 uow.commit()
             count(outcome)

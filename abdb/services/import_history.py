@@ -50,3 +50,12 @@ def recent_runs(settings: Settings, limit: int = 20) -> list[ImportRunSummary]:
             )
             for run in uow.import_runs.recent(limit)
         ]
+
+
+def close_stale_runs(settings: Settings) -> list[uuid.UUID]:
+    """Mark FAILED the RUNNING import runs whose import is gone (killed, server stopped), with the reason."""
+    require_head(settings, "`abdb import runs --close-stale`")
+    with UnitOfWork(settings) as uow:
+        closed = uow.import_runs.close_stale()
+        uow.commit()
+        return closed

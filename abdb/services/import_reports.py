@@ -51,6 +51,7 @@ class ImportReport:
     rows: int = 0
     skipped_files: list[str] = field(default_factory=list)  # in folders, not of the format's suffixes
     hidden_files: int = 0
+    clock_skew_seconds: float = 0.0  # the server's clock minus ours, when ids had to follow the server's
     pairings: Counter[Pairing] = field(default_factory=Counter)  # how loaded antibodies' chains came together
 
     def total(self, attribute: str) -> int:

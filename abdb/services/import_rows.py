@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import uuid_utils
-
+from abdb.domain.ids import new_id_text
 from abdb.domain.records import AntibodyRecord, Pairing
 from abdb.domain.vocabulary import JobStatus, JobType
 
@@ -106,8 +105,7 @@ def _number(value: float | int | None) -> str:
     return "\\N" if value is None else str(value)
 
 
-def _id() -> str:
-    return str(uuid_utils.uuid7())
+_id = new_id_text
 
 
 def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:

@@ -13,25 +13,31 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
+from abdb.backends import database_url
 from abdb.config import Settings
+from abdb.db.connect import advisory_lock_held
 from abdb.domain.records import AntibodyRecord, Rejection
 from abdb.domain.vocabulary import JobStatus
-from abdb.errors import AbdbError, ConfigurationError, Interrupted
+from abdb.errors import AbdbError, CommitOutcomeUnknown, ConfigurationError, DatabaseUnreachable, Interrupted
 from abdb.io import inputs
 from abdb.io.fasta import FASTA_SUFFIXES
 from abdb.io.inputs import FileStarted, ReadPosition
 from abdb.io.legacy import JSON_SUFFIXES, read_legacy_antibodies
 from abdb.io.pairing import FastaOptions, read_fasta_files
+from abdb.repositories.import_runs import run_lock_key
+from abdb.services.clock import align_ids_with_server
 from abdb.services.import_batches import Item, load_batch
 from abdb.services.import_reports import FileReport, ImportOptions, ImportReport
 from abdb.services.import_rows import LOADED_TABLES, RowContext, prepare
 from abdb.services.migrations import require_head
 from abdb.services.prefetch import prefetched
+from abdb.services.stopping import describe, signal_of
 from abdb.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -120,24 +126,39 @@ def import_files(
         raise ConfigurationError("--max-errors must be at least 1 (leave it out to never stop early)")
     reader, suffixes = READERS[input_format]
     require_head(settings, "an import")
+    skew = align_ids_with_server(settings)
     with inputs.gathered_inputs(paths, suffixes, stdin) as found:
         report = ImportReport(dry_run=options.dry_run, skipped_files=[str(p) for p in found.skipped])
         report.hidden_files = found.hidden
+        report.clock_skew_seconds = skew
         started = time.perf_counter()
         creator_id = _creator(settings, options.created_by)
         if not options.dry_run:
             with UnitOfWork(settings) as uow:
                 report.run_id = uow.import_runs.start(input_format.value, asdict(options), creator_id)
                 uow.commit()
+        alive = (
+            advisory_lock_held(database_url(settings), run_lock_key(report.run_id)) if report.run_id else nullcontext()
+        )
         try:
-            _load_all(settings, reader, found, options, creator_id, report, on_progress)
-            if not options.dry_run and report.total("inserted") + report.total("replaced"):
-                with UnitOfWork(settings) as uow:
-                    uow.bulk.analyze(LOADED_TABLES)
-                    uow.commit()
-        except KeyboardInterrupt:
-            _finish_run(settings, report, JobStatus.CANCELLED, "interrupted (Ctrl-C)")
-            raise Interrupted(_how_far(report), hint="run the same command again: what is stored is skipped") from None
+            with alive:  # `abdb import runs --close-stale` tells a live run from a dead one by this lock
+                _load_all(settings, reader, found, options, creator_id, report, on_progress)
+                if not options.dry_run and report.total("inserted") + report.total("replaced"):
+                    with UnitOfWork(settings) as uow:
+                        uow.bulk.analyze(LOADED_TABLES)
+                        uow.commit()
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
+            number = signal_of(stop)
+            _finish_run(settings, report, JobStatus.CANCELLED, f"interrupted ({describe(number)})")
+            raise Interrupted(
+                f"interrupted {_how_far(report)}",
+                hint="run the same command again: what is stored is skipped",
+                signal_number=number,
+            ) from None
+        except (DatabaseUnreachable, CommitOutcomeUnknown) as error:  # the server stopped (a PANIC on a full
+            # disk, say) or the connection went: say how far the import got, as for Ctrl-C
+            _finish_run(settings, report, JobStatus.FAILED, error.message)
+            raise type(error)(f"{error.message}; the import stopped {_how_far(report)}", hint=error.hint) from None
         except BaseException as error:
             _finish_run(settings, report, JobStatus.FAILED, str(error) or type(error).__name__)
             raise
@@ -151,7 +172,7 @@ def _how_far(report: ImportReport) -> str:
     stored = report.total("inserted") + report.total("replaced")
     verb = "checked" if report.dry_run else "stored"
     return (
-        f"interrupted after {len(report.files)} file(s): {stored} antibodies {verb}, "
+        f"after {len(report.files)} file(s): {stored} antibodies {verb}, "
         f"{report.total('unchanged')} unchanged, {report.total('rejected')} rejected; "
         "the batch in progress was rolled back"
     )

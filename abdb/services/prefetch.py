@@ -82,6 +82,9 @@ def _items(receive: Callable[[], Message]) -> Iterator[Any]:
 
 def _produce(source: Iterator[Any], slots: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the parent's SIGTERM handler (stop as for Ctrl-C) is inherited by fork: the reader must simply die when
+    # the parent terminates it, or the parent's exit would wait for it forever
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     threading.Thread(target=_exit_with_parent, args=(parent,), name="abdb-reader-watchdog", daemon=True).start()
 
     def offer(message: Message) -> bool:

@@ -22,6 +22,7 @@ from abdb.domain.checks import CHECKS, Check, Severity
 from abdb.errors import ConfigurationError, MigrationError
 from abdb.repositories.verification import Findings, VerificationQueries
 from abdb.services import migrations
+from abdb.services.schema_drift import schema_problems
 from abdb.unit_of_work import UnitOfWork
 
 IDENTITY_TOLERANCE = timedelta(minutes=10)
@@ -139,7 +140,7 @@ def _schema(settings: Settings, selected: list[Check]) -> dict[str, tuple[int, l
                 f"verification could not run: the database is at {current or 'no revision'}, head is {head}",
                 hint="run `abdb migrate` first",
             )
-        problems = migrations.schema_problems(connection) if any(c.group == "schema" for c in selected) else {}
+        problems = schema_problems(connection) if any(c.group == "schema" for c in selected) else {}
     elapsed = time.perf_counter() - began
     found: dict[str, tuple[int, list[str], float]] = {"schema.revision": (0, [], elapsed)}
     found |= {name: (len(items), items[:5], elapsed) for name, items in problems.items()}

@@ -79,7 +79,7 @@ def test_ctrl_c_stops_annotation_and_puts_the_unfinished_jobs_back(fresh: URL, t
     # whole batches only: every completed job has its tool result and domains, no pending one has either
     assert scalar(fresh, "SELECT count(*) FROM external_tool_results") == completed
     assert scalar(fresh, "SELECT count(*) FROM antibody_domains") == completed
-    assert "error: interrupted: " in stderr and "PENDING again" in stderr
+    assert "error: interrupted (Ctrl-C): " in stderr and "PENDING again" in stderr
     rerun = start_abdb(fresh, "annotate", "--quiet")
     assert rerun.wait(timeout=300) == 0, rerun.communicate()
     assert scalar(fresh, "SELECT count(*) FROM external_tool_results") == 400

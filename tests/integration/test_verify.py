@@ -117,6 +117,14 @@ CORRUPTIONS: dict[str, tuple[list[str], int]] = {
         ],
         1,
     ),
+    "jobs.tool_results": (
+        [
+            "INSERT INTO external_tool_results (job_id, tool_name, success) SELECT j.id, 'ANARCI', true "
+            "FROM processing_jobs j JOIN antibody_sequences s ON s.id = j.sequence_id AND s.name = 'vhh' "
+            "WHERE j.status = 'COMPLETED'"
+        ],
+        1,
+    ),
     "duplicates.name": (
         ["INSERT INTO antibody_sequences (name, content_checksum) VALUES ('durvalumab', repeat('0', 64))"],
         1,

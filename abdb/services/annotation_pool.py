@@ -1,0 +1,182 @@
+"""Several annotation worker processes on one queue, watched by the parent.
+
+Each worker claims its own batches (SKIP LOCKED) and tells the parent, over one message queue, what it
+claimed, how many jobs it wrote and, at the end, its report. The parent:
+
+- shows progress from the "written" messages;
+- notices within a second a worker that died without a report (``kill -9``, the out-of-memory killer),
+  puts the jobs of its last unfinished claim back to PENDING, lets the others finish, and then fails with
+  one line (``WorkerDied``, exit 11); a process pool would replace the worker, lose its task and wait
+  forever;
+- relays Ctrl-C or SIGTERM to the workers and waits for them to roll back or finish their batch.
+
+A worker whose parent is gone (killed) stops as for SIGTERM: it finishes or rolls back its batch, releases
+its claim and exits, instead of numbering on unsupervised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from multiprocessing.context import BaseContext
+from typing import Any
+
+from abdb.config import Settings
+from abdb.errors import AbdbError, Interrupted, WorkerDied
+from abdb.services.annotation_batches import release, work
+from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
+from abdb.services.stopping import handle_sigterm_like_ctrl_c, signal_of
+from abdb.unit_of_work import release_connections
+
+POLL_SECONDS = 0.2
+EXIT_GRACE_SECONDS = 1.0  # for the last messages of a worker that has exited
+STOP_GRACE_SECONDS = 15
+Claims = list[tuple[uuid.UUID, dt.datetime]]
+EngineLoader = Callable[[], tuple[Any, float]]
+
+
+@dataclass
+class _Watch:
+    claims: dict[int, Claims] = field(default_factory=dict)
+    reports: dict[int, AnnotateReport] = field(default_factory=dict)
+    errors: dict[int, BaseException] = field(default_factory=dict)
+    dead: dict[int, str] = field(default_factory=dict)  # worker -> what happened to it
+    exited_at: dict[int, float] = field(default_factory=dict)
+
+    def settled(self, index: int) -> bool:
+        return index in self.reports or index in self.errors or index in self.dead
+
+
+def run_workers(
+    settings: Settings, options: AnnotateOptions, progress: Callable[[int], None], load_engine: EngineLoader
+) -> AnnotateReport:
+    release_connections()  # no connection may cross the fork
+    limit, count = options.limit, options.workers
+    shares = [None if limit is None else limit // count + (index < limit % count) for index in range(count)]
+    context: BaseContext = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    messages: Any = context.Queue()
+    workers = [
+        context.Process(  # type: ignore[attr-defined]
+            target=_worker_main,
+            args=(index, settings, replace(options, workers=1, limit=share), messages, os.getpid(), load_engine),
+            name=f"abdb-annotate-{index + 1}",
+            daemon=True,
+        )
+        for index, share in enumerate(shares)
+    ]
+    for worker in workers:
+        worker.start()
+    watch = _supervise(settings, workers, messages, progress)
+    total = AnnotateReport()
+    for report in watch.reports.values():
+        total.add(report)
+    if watch.errors:
+        raise next(iter(watch.errors.values()))
+    if watch.dead:
+        raise WorkerDied(
+            "; ".join(watch.dead.values()) + f"; the other worker(s) finished: {total.completed} job(s) completed, "
+            f"{total.failed} failed",
+            hint="run `abdb annotate` again to number the released jobs",
+        )
+    return total
+
+
+def _supervise(settings: Settings, workers: list[Any], messages: Any, progress: Callable[[int], None]) -> _Watch:
+    watch = _Watch()
+    stop: int | None = None
+    stop_at = 0.0
+    while not all(watch.settled(index) for index in range(len(workers))):
+        try:
+            kind, index, value = messages.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            _check_exits(settings, workers, watch)
+            if stop is not None and time.monotonic() - stop_at > STOP_GRACE_SECONDS:
+                for worker in workers:
+                    worker.kill()
+                raise Interrupted("stopped; the workers did not stop in time", signal_number=stop) from None
+            continue
+        except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: relay it, then wait for their reports
+            if stop is None:
+                stop, stop_at = signal_of(interrupt), time.monotonic()
+                for worker in workers:  # a terminal's Ctrl-C reaches them already; a plain signal does not
+                    with contextlib.suppress(ProcessLookupError, TypeError):
+                        os.kill(worker.pid, stop)
+            continue
+        if kind == "claimed":
+            watch.claims[index] = value
+        elif kind == "written":
+            watch.claims.pop(index, None)
+            progress(value)
+        elif kind == "report":
+            watch.reports[index] = value
+        elif kind == "error":
+            watch.errors[index] = value
+    return watch
+
+
+def _check_exits(settings: Settings, workers: list[Any], watch: _Watch) -> None:
+    now = time.monotonic()
+    for index, worker in enumerate(workers):
+        if watch.settled(index) or worker.exitcode is None:
+            continue
+        exited = watch.exited_at.setdefault(index, now)
+        if worker.exitcode == 0 and now - exited < EXIT_GRACE_SECONDS:
+            continue  # its report may still be on its way
+        claims = watch.claims.pop(index, [])
+        released = release(settings, claims) if claims else 0
+        watch.dead[index] = (
+            f"worker {index + 1} of {len(workers)} (pid {worker.pid}) died: {_how(worker.exitcode)}; "
+            f"{released} job(s) it had claimed are PENDING again"
+        )
+
+
+def _how(exitcode: int) -> str:
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        cause = " (kill -9 or the out-of-memory killer)" if -exitcode == signal.SIGKILL else ""
+        return f"killed by {name}{cause}"
+    return f"exit code {exitcode} without a report"
+
+
+def _worker_main(
+    index: int, settings: Settings, options: AnnotateOptions, messages: Any, parent: int, load_engine: EngineLoader
+) -> None:
+    handle_sigterm_like_ctrl_c()
+    threading.Thread(target=_stop_when_orphaned, args=(parent,), name="abdb-worker-watchdog", daemon=True).start()
+    try:
+        engine, startup = load_engine()
+        report = work(
+            settings,
+            options,
+            engine,
+            lambda jobs: messages.put(("written", index, jobs)),
+            lambda claims: messages.put(("claimed", index, claims)),
+        )
+        report.startup_seconds = startup
+        messages.put(("report", index, report))
+    except KeyboardInterrupt as stop:  # before the engine was loaded: nothing claimed yet
+        messages.put(("report", index, AnnotateReport(interrupted=True, stop_signal=signal_of(stop))))
+    except AbdbError as error:
+        messages.put(("error", index, error))
+    finally:
+        release_connections()
+        if os.getppid() != parent:
+            messages.cancel_join_thread()  # nobody reads what is queued: do not wait to flush it
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """The parent is gone (killed): stop as for SIGTERM, releasing the claim, rather than work on alone."""
+    while os.getppid() == parent:
+        time.sleep(POLL_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)

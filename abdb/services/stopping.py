@@ -1,0 +1,56 @@
+"""Stopping on request: Ctrl-C (SIGINT) and SIGTERM (what `docker stop`, systemd and CI send) alike.
+
+SIGTERM raises ``Terminated``, a ``KeyboardInterrupt``, so every clean-up written for Ctrl-C (roll back
+the batch in progress, mark the run CANCELLED, put claimed jobs back) runs for it too; only the exit code
+differs (130 or 143). ``stop_signals_deferred`` holds both signals across a commit and its bookkeeping.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as for Ctrl-C."""
+
+
+def _raise_terminated(_number: int, _frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def handle_sigterm_like_ctrl_c() -> None:
+    """Install the SIGTERM handler (the command line does; a library caller keeps its own)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def signal_of(stop: BaseException) -> int:
+    return signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+
+
+def describe(number: int) -> str:
+    return "SIGTERM" if number == signal.SIGTERM else "Ctrl-C"
+
+
+@contextmanager
+def stop_signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends: a batch's COMMIT and its counting happen together, so
+    the "how far it got" message never misses a batch that was in fact stored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda n, _f: received.append(n)) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
