@@ -94,7 +94,8 @@ def _table(report: VerifyReport) -> None:
             result.check.name,
             f"[{STATUS_STYLE[result.status]}]{status}[/]",
             str(result.count),
-            ", ".join(result.examples),
+            ", ".join(result.examples)
+            + (f" (fix: {result.check.fix})" if result.status is Status.FAILED and result.check.fix else ""),
         )
     stdout.print(table)
 
@@ -110,6 +111,7 @@ def _json(report: VerifyReport) -> str:
                 {
                     "name": r.check.name,
                     "description": r.check.description,
+                    "fix": r.check.fix,
                     "severity": r.check.severity.value,
                     "status": r.status.value,
                     "count": r.count,

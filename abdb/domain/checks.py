@@ -16,6 +16,7 @@ class Check:
     name: str
     description: str
     severity: Severity = Severity.ERROR
+    fix: str | None = None  # what the user runs when the check fails, shown with its examples
 
     @property
     def group(self) -> str:
@@ -49,8 +50,9 @@ CHECKS: tuple[Check, ...] = (
     Check("jobs.error_message", "FAILED jobs say why in error_message"),
     Check(
         "jobs.stuck",
-        "no job has been RUNNING for longer than the threshold (its worker probably died: `abdb jobs retry`)",
+        "no job has been RUNNING for longer than the threshold (its worker probably died)",
         W,
+        fix="`abdb jobs retry` puts them back to PENDING",
     ),
     Check("jobs.annotation_output", "every COMPLETED annotation job left domains on its sequence"),
     Check(
@@ -63,9 +65,9 @@ CHECKS: tuple[Check, ...] = (
     Check("provenance.missing", "import runs still have the sequences they recorded (fewer: deleted or replaced)", W),
     Check(
         "provenance.stuck",
-        "no import run has been RUNNING for longer than the threshold (killed: `abdb import runs --close-stale` "
-        "closes those whose import is gone)",
+        "no import run has been RUNNING for longer than the threshold (killed, or its server stopped)",
         W,
+        fix="`abdb import runs --close-stale` closes the runs whose import is gone; run the import again",
     ),
 )
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}

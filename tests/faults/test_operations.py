@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from abdb.backends.embedded import _ensure_system_user
@@ -68,11 +70,22 @@ def test_a_killed_imports_run_is_closed_by_close_stale_and_a_live_one_is_not(fre
     assert scalar(fresh, f"SELECT count(*) FROM import_runs WHERE id = '{live}' AND status = 'RUNNING'") == 1
 
 
-def test_close_stale_from_the_command_line_and_verify_says_how(cli: CliInvoker) -> None:
-    code, output = cli("verify", "--list")
-    assert "abdb import runs --close-stale" in " ".join(output.split())
+def test_close_stale_from_the_command_line_and_verify_says_how(cli: CliInvoker, engine: Engine) -> None:
+    with engine.begin() as connection:  # a run left RUNNING two hours ago by an import that is gone
+        connection.execute(
+            text(
+                "INSERT INTO import_runs (command, status, started_at) "
+                "VALUES ('fasta', 'RUNNING', now() - '2h'::interval)"
+            )
+        )
+    code, output = cli("verify", "--format", "json")
+    (stuck,) = [check for check in json.loads(output)["checks"] if check["name"] == "provenance.stuck"]
+    assert stuck["status"] == "failed" and "abdb import runs --close-stale" in stuck["fix"]
     code, output = cli("import", "runs", "--close-stale")
-    assert code == 0 and "closed 0 stale import run(s)" in output
+    assert code == 0 and "closed 1 stale import run(s)" in output
+    code, output = cli("verify", "--format", "json")
+    (stuck,) = [check for check in json.loads(output)["checks"] if check["name"] == "provenance.stuck"]
+    assert stuck["status"] == "passed"
 
 
 # -- 9. two migrations at once --------------------------------------------------------------------------

@@ -268,7 +268,7 @@ def test_two_claims_at_the_same_moment_never_share_a_job(settings: Settings, eng
             jobs = uow.annotations.claim(JobType.ANNOTATION, 100)
             time.sleep(0.3)  # hold the rows while the other claim runs
             uow.commit()
-        claimed.append({job_id for job_id, _ in jobs})
+        claimed.append({job_id for job_id, *_ in jobs})
 
     threads = [threading.Thread(target=claim) for _ in range(2)]
     for thread in threads:
