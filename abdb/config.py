@@ -109,6 +109,7 @@ class Settings:
     docker_password: str = DEFAULT_DOCKER_PASSWORD
     production_url: URL | None = None
     echo_sql: bool = False
+    compose_file: Path | None = None  # ABDB_COMPOSE_FILE: a compose file of one's own for the Docker backend
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -134,6 +135,9 @@ class Settings:
             backend=backend,
             docker_password=env.get("ABDB_DB_PASSWORD", DEFAULT_DOCKER_PASSWORD),
             production_url=_production_url(env) if environment is Environment.PRODUCTION else None,
+            compose_file=Path(env["ABDB_COMPOSE_FILE"]).expanduser().resolve()
+            if env.get("ABDB_COMPOSE_FILE")
+            else None,
         )
         return settings.with_overrides(**overrides)
 

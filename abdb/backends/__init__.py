@@ -1,7 +1,7 @@
 """Choosing the backend that runs PostgreSQL, and the URL to reach the database.
 
 ``auto`` prefers the backend that ``abdb db up`` last used (recorded in ``$ABDB_HOME/backend``), then
-Docker when an engine answers, else the embedded server.
+Docker when an engine answers and Compose v2 works, else the embedded server (saying why it passed Docker over).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import URL
 
-from abdb.backends.docker import DockerServer, docker_engine_answers
+from abdb.backends.docker import DockerServer, docker_engine_answers, docker_unusable_reason
 from abdb.backends.embedded import EmbeddedServer
 from abdb.config import BackendName, Settings
 
@@ -36,12 +36,22 @@ def record_backend(settings: Settings, backend: BackendName) -> None:
 
 
 def choose_backend(settings: Settings) -> BackendName:
+    return resolve_backend(settings)[0]
+
+
+def resolve_backend(settings: Settings) -> tuple[BackendName, str | None]:
+    """The backend, and why `auto` passed Docker over when an engine answers but cannot be used."""
     if settings.backend is not BackendName.AUTO:
-        return settings.backend
+        return settings.backend, None
     recorded = recorded_backend(settings)
     if recorded is not None:
-        return recorded
-    return BackendName.DOCKER if docker_engine_answers() else BackendName.EMBEDDED
+        return recorded, None
+    if not docker_engine_answers():
+        return BackendName.EMBEDDED, None
+    reason = docker_unusable_reason()
+    if reason is not None:
+        return BackendName.EMBEDDED, f"{reason}; using the embedded server"
+    return BackendName.DOCKER, None
 
 
 def local_server(settings: Settings, backend: BackendName) -> LocalServer:

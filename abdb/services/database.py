@@ -11,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from abdb.backends import choose_backend, database_url, local_server, record_backend
+from abdb.backends import choose_backend, database_url, local_server, record_backend, resolve_backend
 from abdb.backends.embedded import EmbeddedServer, binaries_dir
 from abdb.config import OLD_DEFAULT_HOME, BackendName, Settings, mask_url
 from abdb.db.connect import connection_to, require_server_version, translate_db_error
@@ -70,17 +70,20 @@ def _backend_label(settings: Settings) -> str:
 
 def up(settings: Settings) -> UpResult:
     """Start the local server when abdb manages one, and make sure the application database exists."""
-    label = _backend_label(settings)
     started = False
-    if label != EXTERNAL:
-        backend = BackendName(label)
+    notes = [_old_home_note(settings)]
+    label = EXTERNAL
+    if settings.database_url is None and settings.production_url is None:
+        backend, why = resolve_backend(settings)  # once: `auto` may probe Docker
+        label = backend.value
+        notes.append(why)
         started = local_server(settings, backend).start()
         record_backend(settings, backend)
+        settings = settings.with_overrides(backend=backend)
     url = database_url(settings)
     created = ensure_database(url)
-    return UpResult(
-        label, started, url.database or "", created, mask_url(url), str(settings.home), _old_home_note(settings)
-    )
+    note = "; ".join(note for note in notes if note) or None
+    return UpResult(label, started, url.database or "", created, mask_url(url), str(settings.home), note)
 
 
 def _old_home_note(settings: Settings) -> str | None:
