@@ -1,6 +1,7 @@
 """The Docker backend against a real engine (issue 13): `../shared/tools/docker-engine.sh up` and its DOCKER_HOST.
 
-These tests start and remove the `abdb` compose project's containers and volumes, one test at a time.
+These tests start and remove the containers and volumes of their own compose project (`abdb-tests`, never
+the `abdb` project a user's data lives in), one test at a time.
 Without an engine they fail with the command to start one: they are part of the suite, not optional.
 """
 
@@ -25,10 +26,14 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 THERAPEUTICS = REPO / "fixtures" / "good_therapeutics.fasta"
 ENGINE_SCRIPT = REPO.parent / "shared" / "tools" / "docker-engine.sh"
+TEST_PROJECT = "abdb-tests"
 
 
 def _docker_env() -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ABDB_")}
+    # a compose project of the tests' own: they remove its volumes, never those of a real `abdb` project
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ABDB_")} | {
+        "COMPOSE_PROJECT_NAME": TEST_PROJECT
+    }
     if "DOCKER_HOST" not in environment and ENGINE_SCRIPT.exists():
         line = subprocess.run(["bash", str(ENGINE_SCRIPT), "env"], capture_output=True, text=True, check=False).stdout
         if "DOCKER_HOST=" in line:
