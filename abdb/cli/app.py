@@ -57,7 +57,7 @@ def root(
         BackendName | None,
         typer.Option(
             "--backend",
-            help="Who runs PostgreSQL: auto (Docker when an engine answers, else embedded), embedded "
+            help="Who runs PostgreSQL: auto (Docker when an engine and Compose v2 answer, else embedded), embedded "
             "or docker. Default from ABDB_BACKEND, else auto.",
         ),
     ] = None,

@@ -164,8 +164,8 @@ def migrate_down(settings: Settings, target: str) -> MigrationOutcome:
         raise MigrationError(
             f"downgrade from {current} to {target} refused; nothing was changed. These rows have no place in the "
             f"older schema: {'; '.join(blockers)}",
-            hint="delete those antibodies first (or stay at this revision); docs: README, 'What a downgrade does "
-            "to data'",
+            hint="delete those antibodies first (or stay at this revision); docs/database.md, 'What a downgrade "
+            "does to data'",
         )
     before, after = downgrade(settings, target)
     return MigrationOutcome(before, after, f"downgraded {before} -> {after or 'base (no abdb schema left)'}")

@@ -143,8 +143,7 @@ class _RequeueingEngine:
         with engine.begin() as connection:
             connection.execute(
                 text(
-                    "UPDATE processing_jobs SET started_at = started_at + interval '1 second' "
-                    "WHERE status = 'RUNNING'"
+                    "UPDATE processing_jobs SET started_at = started_at + interval '1 second' WHERE status = 'RUNNING'"
                 )
             )
         engine.dispose()
