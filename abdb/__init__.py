@@ -1,12 +1,18 @@
 """abdb: administration and ingest for an antibody-sequence database on PostgreSQL 18.
 
-From Python::
+From Python, the same use cases as the command line, and the unit of work under them::
 
-    from abdb import UnitOfWork
-    with UnitOfWork() as uow:
+    from pathlib import Path
+    from abdb import ImportOptions, Settings, UnitOfWork, import_fasta, annotate, AnnotateOptions, verify, VerifyOptions
+
+    settings = Settings.from_environment()
+    report = import_fasta(settings, [Path("antibodies.fasta")], ImportOptions())
+    annotate(settings, AnnotateOptions(import_run_id=report.run_id))
+    print(verify(settings, VerifyOptions()).violations)
+    with UnitOfWork(settings) as uow:
         print(uow.sequences.count())
 
-Names are imported on first use, so ``import abdb`` (and ``abdb --help``) loads no database code.
+Names are imported on first use, so ``import abdb`` itself loads no database code.
 """
 
 from __future__ import annotations
@@ -20,6 +26,27 @@ _EXPORTS = {
     "Settings": "abdb.config",
     "UnitOfWork": "abdb.unit_of_work",
     "run_in_unit_of_work": "abdb.unit_of_work",
+    "retry_transient": "abdb.unit_of_work",
+    # use cases, with their options and reports
+    "import_files": "abdb.services.importing",
+    "import_fasta": "abdb.services.importing",
+    "import_legacy_json": "abdb.services.importing",
+    "InputFormat": "abdb.services.importing",
+    "ImportOptions": "abdb.services.importing",
+    "ImportReport": "abdb.services.importing",
+    "ImportProgress": "abdb.services.importing",
+    "recent_runs": "abdb.services.importing",
+    "close_stale_runs": "abdb.services.importing",
+    "annotate": "abdb.services.annotating",
+    "AnnotateOptions": "abdb.services.annotating",
+    "AnnotateReport": "abdb.services.annotating",
+    "AnnotateProgress": "abdb.services.annotating",
+    "verify": "abdb.services.verify",
+    "VerifyOptions": "abdb.services.verify",
+    "VerifyReport": "abdb.services.verify",
+    "job_overview": "abdb.services.jobs",
+    "retry_jobs": "abdb.services.jobs",
+    "cancel_jobs": "abdb.services.jobs",
     "AbdbError": "abdb.errors",
     "AntibodySequence": "abdb.db.models",
     "AntibodyChain": "abdb.db.models",

@@ -26,7 +26,7 @@ from abdb.backends import database_url
 from abdb.config import Settings, mask_url
 from abdb.db.connect import translate_db_error
 from abdb.db.session import dispose_all, session_factory
-from abdb.errors import AbdbError, CommitOutcomeUnknown, DatabaseUnreachable
+from abdb.errors import AbdbError, CommitOutcomeUnknown, DatabaseUnreachable, TransientConflict
 from abdb.repositories import (
     AnnotationRepository,
     AntibodyChainRepository,
@@ -149,6 +149,25 @@ def run_in_unit_of_work(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+TRANSIENT_ATTEMPTS = 4
+TRANSIENT_BACKOFF_SECONDS = 0.05
+
+
+def retry_transient(
+    work: Callable[[], T], *, attempts: int = TRANSIENT_ATTEMPTS, backoff_seconds: float = TRANSIENT_BACKOFF_SECONDS
+) -> T:
+    """Run ``work`` (which opens and commits its own unit of work) again after a deadlock or serialisation
+    failure: the server rolled the whole transaction back, so nothing of it happened and it is safe to repeat."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except TransientConflict:
+            if attempt == attempts:
+                raise
+            time.sleep(backoff_seconds * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _is_transient(error: sa_exc.DBAPIError) -> bool:
     return isinstance(translate_db_error(error, URL.create("postgresql")), DatabaseUnreachable)
 
@@ -158,4 +177,11 @@ def release_connections() -> None:
     dispose_all()
 
 
-__all__ = ["AbdbError", "CommitOutcomeUnknown", "UnitOfWork", "release_connections", "run_in_unit_of_work"]
+__all__ = [
+    "AbdbError",
+    "CommitOutcomeUnknown",
+    "UnitOfWork",
+    "release_connections",
+    "retry_transient",
+    "run_in_unit_of_work",
+]

@@ -30,7 +30,7 @@ from sqlalchemy.pool import NullPool
 from abdb.config import Settings
 from abdb.numbering.anarci_engine import AnarciEngine
 from abdb.numbering.engine import EngineSettings
-from abdb.services.importer import ImportOptions, import_fasta
+from abdb.services.importing.run import ImportOptions, import_fasta
 from benchmarks.import_bench import fresh_database, server
 from benchmarks.synthetic import generate_antibodies
 

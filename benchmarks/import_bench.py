@@ -35,7 +35,7 @@ from abdb.config import Settings, parse_url
 from abdb.domain.records import AntibodyRecord
 from abdb.io.legacy import read_legacy_antibodies
 from abdb.services import migrations
-from abdb.services.import_rows import COLUMNS, RowContext, prepare
+from abdb.services.importing.rows import COLUMNS, RowContext, prepare
 from benchmarks.synthetic import generate_antibodies, v2_document
 
 FILE_SIZE = 1000

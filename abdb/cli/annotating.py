@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import MofNCompleteColumn
 from rich.table import Table
 
-from abdb.cli.context import confirm_destructive, settings_of, stderr, stdout
+from abdb.cli.context import require_confirmation, settings_of, stderr, stdout
+from abdb.cli.progress import progress_bar
 from abdb.config import Settings
 from abdb.domain.vocabulary import JobStatus
-from abdb.errors import ConfirmationRequired, JobsFailed
-from abdb.services.annotation import AnnotateOptions, AnnotateProgress, AnnotateReport, annotate
+from abdb.errors import JobsFailed
+from abdb.services.annotating.run import AnnotateOptions, AnnotateProgress, AnnotateReport, annotate
 from abdb.services.jobs import cancel_jobs, job_overview, retry_jobs
 
 jobs_app = typer.Typer(
@@ -73,18 +65,7 @@ def annotate_command(
 
 
 def run_annotation(settings: Settings, options: AnnotateOptions, show: bool) -> AnnotateReport:
-    with Progress(
-        TextColumn("annotating"),
-        BarColumn(),
-        TaskProgressColumn(),
-        MofNCompleteColumn(),
-        TextColumn("jobs"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=stderr,
-        disable=not (show and sys.stderr.isatty()),
-    ) as progress:
+    with progress_bar("annotating", MofNCompleteColumn(), show) as progress:
         task = progress.add_task("annotate", total=None)
 
         def advance(step: AnnotateProgress) -> None:
@@ -187,7 +168,6 @@ def cancel(
 
     Example: abdb jobs cancel --yes
     """
-    if not confirm_destructive("Cancel every pending annotation job?", yes):
-        raise ConfirmationRequired("cancelling jobs needs confirmation", hint="add --yes")
+    require_confirmation("Cancel every pending annotation job?", yes, "cancelling every pending job")
     count = cancel_jobs(settings_of(ctx))
     stdout.print(f"{count} pending job(s) cancelled", markup=False)

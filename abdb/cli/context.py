@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from abdb.config import Settings
-from abdb.errors import ConfigurationError, OutputError
+from abdb.errors import Aborted, ConfigurationError, ConfirmationRequired, OutputError
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -26,13 +26,15 @@ def settings_of(ctx: typer.Context) -> Settings:
     return settings
 
 
-def confirm_destructive(question: str, yes: bool) -> bool:
-    """True when --yes was given or the user agreed at a terminal; False without a terminal."""
+def require_confirmation(question: str, yes: bool, what: str) -> None:
+    """Go on when --yes was given or the user agreed at a terminal. Without a terminal: exit 2 asking for
+    --yes; declined: exit 1. Either way nothing was changed."""
     if yes:
-        return True
+        return
     if not sys.stdin.isatty():
-        return False
-    return typer.confirm(question, default=False)
+        raise ConfirmationRequired(f"{what} needs confirmation; nothing was changed", hint="add --yes")
+    if not typer.confirm(question, default=False):
+        raise Aborted(f"{what} cancelled; nothing was changed")
 
 
 def open_for_writing(path: Path, option: str) -> TextIO:

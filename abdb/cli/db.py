@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from abdb.cli.context import confirm_destructive, settings_of, stderr, stdout
-from abdb.errors import Aborted, ConfirmationRequired
+from abdb.cli.context import require_confirmation, settings_of, stderr, stdout
 from abdb.services import database
 
 app = typer.Typer(help="Run the database server: up, down, status, reset, psql.", no_args_is_help=True)
@@ -67,10 +66,9 @@ def reset(ctx: typer.Context, yes: YES = False) -> None:
     Asks for confirmation at a terminal; elsewhere needs --yes.
     """
     settings = settings_of(ctx)
-    if not confirm_destructive(f"Destroy every row in database {settings.database_name!r}?", yes):
-        if yes is False and not _interactive():
-            raise ConfirmationRequired("`abdb db reset` destroys every row and needs confirmation", hint="add --yes")
-        raise Aborted("reset cancelled; nothing was changed")
+    require_confirmation(
+        f"Destroy every row in database {settings.database_name!r}?", yes, "`abdb db reset` (it destroys every row)"
+    )
     result = database.reset(settings, confirmed=True)
     stdout.print(f"database {result.up.database} recreated and migrated to {result.revision}")
 
@@ -88,9 +86,3 @@ def psql(ctx: typer.Context) -> None:
     if code != 0:
         stderr.print(f"psql exited with code {code}", markup=False)
     raise typer.Exit(code)
-
-
-def _interactive() -> bool:
-    import sys
-
-    return sys.stdin.isatty()

@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import TextColumn
 from rich.table import Table
 
 from abdb.cli.annotating import render_annotation, run_annotation
 from abdb.cli.context import open_for_writing, settings_of, stderr, stdout, write_output
-from abdb.domain.records import DEFAULT_MIN_LENGTH, Pairing
+from abdb.cli.import_summary import render_import
+from abdb.cli.progress import progress_bar
+from abdb.domain.records import DEFAULT_MIN_LENGTH
 from abdb.errors import JobsFailed, RecordsRejected
-from abdb.services.annotation import AnnotateOptions
-from abdb.services.import_history import close_stale_runs, recent_runs
-from abdb.services.importer import (
+from abdb.services.annotating.run import AnnotateOptions
+from abdb.services.importing.report import close_stale_runs, recent_runs
+from abdb.services.importing.run import (
     ImportOptions,
     ImportProgress,
     ImportReport,
@@ -34,7 +28,6 @@ from abdb.services.importer import (
     refuse_outputs_among_inputs,
 )
 
-MAX_FILE_LINES = 20
 app = typer.Typer(help="Import antibodies from FASTA or legacy JSON, and list past import runs.", no_args_is_help=True)
 
 FASTA_HELP = (
@@ -196,7 +189,7 @@ def _run_import(
         refuse_outputs_among_inputs(input_format, paths, {"--errors": errors})
     errors_file = open_for_writing(errors, "--errors") if errors is not None else None
     report = _with_progress(ctx, input_format, paths, options, not quiet and not as_json)
-    _render(report, as_json, quiet)  # first: what was stored is said even if the errors file cannot be written
+    render_import(report, as_json, quiet)  # first: what was stored is said even if the errors file cannot be written
     if errors_file is not None and errors is not None:
         lines = (json.dumps(rejection.as_dict()) + "\n" for rejection in report.rejections)
         write_output(errors_file, errors, "--errors", lines, "the import itself finished as summarised above")
@@ -269,16 +262,8 @@ def _with_progress(
     ctx: typer.Context, input_format: InputFormat, paths: list[Path], options: ImportOptions, show: bool
 ) -> ImportReport:
     """A bar over the bytes of the input (the one total known before reading), with records and records/s."""
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[records]:,} records {task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=stderr,
-        disable=not (show and sys.stderr.isatty()),
+    with progress_bar(
+        "importing", TextColumn("{task.fields[records]:,} records {task.fields[rate]}"), show
     ) as progress:
         task = progress.add_task("import", total=None, records=0, rate="")
 
@@ -289,84 +274,3 @@ def _with_progress(
             progress.update(task, total=step.bytes_total or None, completed=step.bytes_read, records=records, rate=rate)
 
         return import_files(settings_of(ctx), input_format, paths, options, advance)
-
-
-def _render(report: ImportReport, as_json: bool, quiet: bool) -> None:
-    if as_json:
-        summary: dict[str, Any] = {
-            "dry_run": report.dry_run,
-            "run_id": str(report.run_id) if report.run_id else None,
-            "seconds": round(report.seconds, 3),
-            "rows": report.rows,
-            "files": report.files_as_dicts(),
-            "skipped_files": report.skipped_files,
-            "hidden_files": report.hidden_files,
-            "pairings": {str(kind): count for kind, count in report.pairings.items()},
-            "visibility_changed": report.total("visibility_changed"),
-            "rejections": [r.as_dict() for r in report.rejections],
-        }
-        stdout.print_json(json.dumps(summary))
-        return
-    if not quiet:
-        for rejection in report.rejections[:20]:
-            name = f' "{rejection.record_name}"' if rejection.record_name else ""
-            stderr.print(f"{rejection.source}: {rejection.location}{name}: {rejection.reason}", markup=False)
-        if len(report.rejections) > 20:
-            stderr.print(f"... and {len(report.rejections) - 20} more (see --errors FILE)", markup=False)
-    prefix = "dry run, nothing stored: " if report.dry_run else ""
-    shown = (
-        report.files
-        if len(report.files) <= MAX_FILE_LINES
-        else [f for f in report.files if f.rejected or f.conflicting]
-    )
-    if len(shown) < len(report.files):
-        stdout.print(
-            f"{len(report.files):,} files read; only those with rejections or conflicts are listed", markup=False
-        )
-    for f in shown[:MAX_FILE_LINES]:
-        replaced = f", {f.replaced} replaced" if f.replaced else ""
-        stdout.print(
-            f"{prefix}{f.path}: {f.inserted} inserted, {f.unchanged} unchanged, {f.conflicting} "
-            f"conflicting, {f.rejected} rejected{replaced} in {f.seconds:.2f} s",
-            markup=False,
-        )
-    for note in import_notes(report):
-        stdout.print(f"{prefix}{note}", markup=False)
-    replaced_total = f", {report.total('replaced')} replaced" if report.total("replaced") else ""
-    stdout.print(
-        f"{prefix}total: {report.total('inserted')} inserted, {report.total('unchanged')} unchanged, "
-        f"{report.total('conflicting')} conflicting, {report.total('rejected')} rejected{replaced_total}; "
-        f"{report.records_per_second:,.0f} records/s, {report.rows:,} rows in {report.seconds:.2f} s",
-        markup=False,
-    )
-
-
-def import_notes(report: ImportReport) -> list[str]:
-    """What the counts alone do not say: files passed over, how chains were paired, visibility changes."""
-    notes = []
-    if report.skipped_files:
-        shown = ", ".join(report.skipped_files[:3]) + (", ..." if len(report.skipped_files) > 3 else "")
-        notes.append(
-            f"skipped {len(report.skipped_files)} file(s) in the folders whose names do not end in the format's "
-            f"suffixes: {shown} (name a file to import it whatever its name)"
-        )
-    if report.hidden_files:
-        notes.append(f"skipped {report.hidden_files} hidden file(s) in the folders")
-    apart = report.pairings[Pairing.APART] + report.pairings[Pairing.ACROSS_FILES]
-    if apart:
-        across = report.pairings[Pairing.ACROSS_FILES]
-        notes.append(
-            f"paired {apart} antibod{'y' if apart == 1 else 'ies'} from chains that were not next to each other"
-            + (f" ({across} across files)" if across else "")
-        )
-    if report.clock_skew_seconds:
-        ahead = "behind" if report.clock_skew_seconds > 0 else "ahead of"
-        notes.append(
-            f"this machine's clock is {abs(report.clock_skew_seconds):,.0f} s {ahead} the server's; the new ids "
-            "carry the server's time (set the clock right: timedatectl, NTP)"
-        )
-    if changed := report.total("visibility_changed"):
-        notes.append(
-            f"changed the visibility (--public/--private) of {changed} stored antibod{'y' if changed == 1 else 'ies'}"
-        )
-    return notes

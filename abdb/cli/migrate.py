@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from abdb.cli.context import confirm_destructive, settings_of, stdout
-from abdb.errors import Aborted, ConfirmationRequired, MigrationError
+from abdb.cli.context import require_confirmation, settings_of, stdout
+from abdb.errors import MigrationError
 from abdb.services import migrations
 
 app = typer.Typer(
@@ -39,10 +38,9 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm without asking.")] = False,
 ) -> None:
     """Downgrade the schema (destroys the data of dropped tables). Needs confirmation or --yes."""
-    if not confirm_destructive(f"Downgrade the schema to {revision}? Dropped tables lose their rows.", yes):
-        if not sys.stdin.isatty():
-            raise ConfirmationRequired("a downgrade can destroy data and needs confirmation", hint="add --yes")
-        raise Aborted("downgrade cancelled; nothing was changed")
+    require_confirmation(
+        f"Downgrade the schema to {revision}? Dropped tables lose their rows.", yes, "a downgrade (it can drop data)"
+    )
     result = migrations.migrate_down(settings_of(ctx), revision)
     stdout.print(result.message, markup=False)
 

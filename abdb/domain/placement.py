@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from abdb.domain.checksum import normalise_residues
 from abdb.domain.records import DomainRecord, RecordError, RegionRecord
 from abdb.domain.vocabulary import DomainType, NumberingScheme, RegionType
 
@@ -37,9 +38,7 @@ class DomainDraft:
     hint: int | None = None
 
 
-def residues_of(text: str) -> str:
-    """Upper-case residues without whitespace or alignment gaps (``-`` and ``.``)."""
-    return "".join(text.split()).replace("-", "").replace(".", "").upper()
+residues_of = normalise_residues  # upper-case residues without whitespace or alignment gaps
 
 
 def place_domains(chain: str, drafts: Sequence[DomainDraft]) -> tuple[DomainRecord, ...]:

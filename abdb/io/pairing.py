@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from abdb.domain.records import (
+    DEFAULT_MIN_LENGTH,
     MAX_CHAIN_NAME_LENGTH,
     AntibodyRecord,
     ChainRecord,
@@ -51,7 +52,7 @@ DEFAULT_MAX_UNPAIRED = 50_000
 @dataclass(frozen=True)
 class FastaOptions:
     allow_x: bool = False
-    min_length: int = 20
+    min_length: int = DEFAULT_MIN_LENGTH
     translate: bool = False
     max_unpaired: int = DEFAULT_MAX_UNPAIRED
 
@@ -292,7 +293,7 @@ def read_antibodies(
     path: Path,
     *,
     allow_x: bool = False,
-    min_length: int = 20,
+    min_length: int = DEFAULT_MIN_LENGTH,
     display_name: str | None = None,
     translate: bool = False,
 ) -> Iterator[AntibodyRecord | Rejection]:

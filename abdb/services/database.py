@@ -6,18 +6,13 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL
-from sqlalchemy.pool import NullPool
-
 from abdb.backends import choose_backend, database_url, local_server, record_backend, resolve_backend
 from abdb.backends.embedded import EmbeddedServer, binaries_dir
 from abdb.config import OLD_DEFAULT_HOME, BackendName, Settings, mask_url
-from abdb.db.connect import connection_to, require_server_version, translate_db_error
-from abdb.db.engine import CONNECT_TIMEOUT_SECONDS
+from abdb.db import catalog
+from abdb.db.connect import connection_to
 from abdb.db.models import DATA_TABLES
-from abdb.errors import BackendError, ConfirmationRequired, ConflictError
+from abdb.errors import BackendError, ConfirmationRequired
 from abdb.services import migrations
 
 EXTERNAL = "external"
@@ -81,7 +76,7 @@ def up(settings: Settings) -> UpResult:
         record_backend(settings, backend)
         settings = settings.with_overrides(backend=backend)
     url = database_url(settings)
-    created = ensure_database(url)
+    created = catalog.ensure_database(url)
     note = "; ".join(note for note in notes if note) or None
     return UpResult(label, started, url.database or "", created, mask_url(url), str(settings.home), note)
 
@@ -107,13 +102,8 @@ def down(settings: Settings) -> DownResult:
 def status(settings: Settings) -> StatusReport:
     url = database_url(settings)
     with connection_to(url) as connection:
-        version = str(connection.execute(text("SHOW server_version")).scalar())
-        existing = set(inspect(connection).get_table_names())
-        counts = {
-            table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
-            for table in DATA_TABLES
-            if table in existing
-        }
+        version = catalog.server_version(connection)
+        counts = catalog.row_counts(connection, DATA_TABLES)
     state = migrations.revision_state(settings)
     return StatusReport(
         backend=_backend_label(settings),
@@ -133,55 +123,10 @@ def reset(settings: Settings, *, confirmed: bool) -> ResetResult:
         raise ConfirmationRequired("`abdb db reset` destroys every row in the database", hint="add --yes to confirm")
     started = up(settings)
     url = database_url(settings)
-    drop_database(url)
-    ensure_database(url)
+    catalog.drop_database(url)
+    catalog.ensure_database(url)
     _, after = migrations.upgrade(settings)
     return ResetResult(started, after)
-
-
-def _maintenance_url(url: URL) -> URL:
-    return url.set(database="postgres")
-
-
-def _admin_execute(url: URL, statement: str, **params: object) -> list[tuple[object, ...]]:
-    engine = create_engine(
-        _maintenance_url(url),
-        poolclass=NullPool,
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "abdb"},
-    )
-    try:
-        with engine.connect() as connection:
-            require_server_version(connection, url)
-            result = connection.execute(text(statement), params)
-            return [tuple(row) for row in result] if result.returns_rows else []
-    except sa_exc.DBAPIError as exc:
-        raise translate_db_error(exc, url) from None
-    finally:
-        engine.dispose()
-
-
-def _quoted(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def ensure_database(url: URL) -> bool:
-    """Create the database when it does not exist; return True when it was created."""
-    name = url.database or "postgres"
-    if _admin_execute(url, "SELECT 1 FROM pg_database WHERE datname = :name", name=name):
-        return False
-    try:
-        _admin_execute(url, f"CREATE DATABASE {_quoted(name)}")
-    except ConflictError:  # a concurrent `db up` created it first
-        return False
-    return True
-
-
-def drop_database(url: URL) -> None:
-    name = url.database or ""
-    if name in ("", "postgres", "template0", "template1"):
-        raise ConfirmationRequired(f"refusing to drop the system database {name!r}")
-    _admin_execute(url, f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
 
 
 def psql(settings: Settings, arguments: list[str]) -> int:

@@ -44,9 +44,9 @@ def job_overview(settings: Settings, status: JobStatus | None = None, limit: int
                 job.completed_at,
                 job.error_message,
             )
-            for job, name in uow.annotations.recent(status, limit)
+            for job, name in uow.jobs.recent(status, limit)
         ]
-        return JobOverview(uow.annotations.status_counts(), recent)
+        return JobOverview(uow.jobs.status_counts(), recent)
 
 
 def retry_jobs(
@@ -61,7 +61,7 @@ def retry_jobs(
     CANCELLED or COMPLETED ones (to annotate again, e.g. under another scheme)."""
     require_head(settings, "`abdb jobs retry`")
     with UnitOfWork(settings) as uow:
-        count = uow.annotations.requeue(
+        count = uow.jobs.requeue(
             JobType.ANNOTATION, failed=failed, running_for=running_for, cancelled=cancelled, completed=completed
         )
         uow.commit()
@@ -72,6 +72,6 @@ def cancel_jobs(settings: Settings) -> int:
     """Cancel every PENDING annotation job."""
     require_head(settings, "`abdb jobs cancel`")
     with UnitOfWork(settings) as uow:
-        count = uow.annotations.cancel_pending(JobType.ANNOTATION)
+        count = uow.jobs.cancel_pending(JobType.ANNOTATION)
         uow.commit()
         return count

@@ -15,10 +15,10 @@ from sqlalchemy.engine import URL
 
 from abdb.backends import database_url
 from abdb.config import Settings, mask_url
+from abdb.db.catalog import schema_drift
 from abdb.db.connect import connection_to
 from abdb.errors import MigrationError
 from abdb.paths import migrations_dir
-from abdb.services.schema_drift import schema_drift
 
 
 def alembic_config(url: URL, connection: Connection | None = None) -> Config:

@@ -16,13 +16,13 @@ from enum import StrEnum
 
 from abdb.backends import database_url
 from abdb.config import Settings
+from abdb.db.catalog import schema_problems
 from abdb.db.connect import connection_to
 from abdb.db.models import DATA_TABLES
 from abdb.domain.checks import CHECKS, Check, Severity
 from abdb.errors import ConfigurationError, MigrationError
 from abdb.repositories.verification import Findings, VerificationQueries
 from abdb.services import migrations
-from abdb.services.schema_drift import schema_problems
 from abdb.unit_of_work import UnitOfWork
 
 IDENTITY_TOLERANCE = timedelta(minutes=10)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 
 from abdb.config import Settings
 from abdb.db.session import dispose_all
-from abdb.services.importer import ImportOptions, import_fasta
+from abdb.services.importing.run import ImportOptions, import_fasta
 from tests.conftest import _fresh_database
 from tests.faults.helpers import (
     BROKEN_ANTIBODIES,

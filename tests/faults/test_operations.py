@@ -23,7 +23,7 @@ from abdb.db.connect import advisory_lock_held
 from abdb.db.session import dispose_all
 from abdb.repositories.import_runs import run_lock_key
 from abdb.services import migrations
-from abdb.services.import_history import close_stale_runs
+from abdb.services.importing.report import close_stale_runs
 from abdb.unit_of_work import UnitOfWork
 from tests.conftest import CliInvoker, _fresh_database
 from tests.faults.helpers import antibodies, scalar, start_abdb, wait_for, write_v2

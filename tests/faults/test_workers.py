@@ -16,8 +16,8 @@ from sqlalchemy.pool import NullPool
 from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.numbering.engine import ChainNumbering, EngineSettings
-from abdb.services.annotation import AnnotateOptions, annotate
-from abdb.services.importer import ImportOptions, import_fasta
+from abdb.services.annotating.run import AnnotateOptions, annotate
+from abdb.services.importing.run import ImportOptions, import_fasta
 from tests.conftest import _fresh_database
 from tests.faults.helpers import (
     antibodies,

@@ -19,8 +19,8 @@ from abdb.cli.app import app
 from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.domain.vocabulary import JobType
-from abdb.services.annotation import AnnotateOptions, annotate
-from abdb.services.importer import ImportOptions, import_fasta, import_legacy_json
+from abdb.services.annotating.run import AnnotateOptions, annotate
+from abdb.services.importing.run import ImportOptions, import_fasta, import_legacy_json
 from abdb.services.jobs import cancel_jobs, retry_jobs
 from abdb.unit_of_work import UnitOfWork
 from benchmarks.synthetic import generate_antibodies
@@ -213,7 +213,7 @@ def test_two_workers_share_200_jobs_and_do_each_exactly_once(
 
 def test_stuck_and_failed_jobs_can_be_retried_and_pending_ones_cancelled(loaded: Settings, engine: Engine) -> None:
     with UnitOfWork(loaded) as uow:  # a worker claims two jobs, then dies
-        stuck = uow.annotations.claim(JobType.ANNOTATION, 2)
+        stuck = uow.jobs.claim(JobType.ANNOTATION, 2)
         uow.commit()
     report = annotate(loaded, AnnotateOptions())
     assert report.jobs == 3
@@ -265,7 +265,7 @@ def test_two_claims_at_the_same_moment_never_share_a_job(settings: Settings, eng
     def claim() -> None:
         with UnitOfWork(settings) as uow:
             barrier.wait()
-            jobs = uow.annotations.claim(JobType.ANNOTATION, 100)
+            jobs = uow.jobs.claim(JobType.ANNOTATION, 100)
             time.sleep(0.3)  # hold the rows while the other claim runs
             uow.commit()
         claimed.append({job_id for job_id, *_ in jobs})

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.io.pairing import read_antibodies
-from abdb.services.importer import ImportOptions, import_fasta
+from abdb.services.importing.run import ImportOptions, import_fasta
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 THERAPEUTICS = FIXTURES / "good_therapeutics.fasta"

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from abdb.cli.app import app
 from abdb.config import Settings
 from abdb.db.session import dispose_all
-from abdb.services.importer import ImportOptions, import_legacy_json
+from abdb.services.importing.run import ImportOptions, import_legacy_json
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TABLES = (

@@ -11,7 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from abdb.config import Settings
 from abdb.services import migrations
-from abdb.services.importer import ImportOptions, import_fasta
+from abdb.services.importing.run import ImportOptions, import_fasta
 
 REVISIONS = [entry.revision for entry in reversed(migrations.history(Settings(), with_current=False))]
 

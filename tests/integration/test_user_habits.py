@@ -14,7 +14,7 @@ from sqlalchemy.engine import URL
 from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.services import migrations
-from abdb.services.importer import ImportOptions, ImportProgress, import_fasta
+from abdb.services.importing.run import ImportOptions, ImportProgress, import_fasta
 from tests.conftest import CliInvoker
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ from abdb.config import Settings
 from abdb.db.models import AntibodyChain, AntibodyDomain, AntibodyRegion, AntibodySequence
 from abdb.db.session import dispose_all
 from abdb.domain.vocabulary import ChainType, DomainType, NumberingScheme, RegionType
-from abdb.services.annotation import AnnotateOptions, AnnotateProgress, annotate
-from abdb.services.importer import ImportOptions, import_fasta
+from abdb.services.annotating.run import AnnotateOptions, AnnotateProgress, annotate
+from abdb.services.importing.run import ImportOptions, import_fasta
 from tests.conftest import CliInvoker
 
 REPO = Path(__file__).resolve().parents[2]

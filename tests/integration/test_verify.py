@@ -17,8 +17,8 @@ from abdb.cli.app import app
 from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.domain.checks import CHECKS
-from abdb.services.annotation import AnnotateOptions, annotate
-from abdb.services.importer import ImportOptions, import_fasta, import_legacy_json
+from abdb.services.annotating.run import AnnotateOptions, annotate
+from abdb.services.importing.run import ImportOptions, import_fasta, import_legacy_json
 from tests.conftest import _admin, _fresh_database
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -61,7 +61,7 @@ def test_a_reader_whose_parent_is_killed_exits_even_when_blocked_flushing_its_qu
     script = tmp_path / "parent.py"
     script.write_text(
         "import multiprocessing, sys, time\n"
-        "from abdb.services.prefetch import prefetched\n"
+        "from abdb.io.prefetch import prefetched\n"
         "items = prefetched(iter(['x' * 5_000_000 for _ in range(2)]))\n"
         "next(items)\n"
         "time.sleep(1)  # the reader has produced everything and is stuck writing into a full pipe\n"

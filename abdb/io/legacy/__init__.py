@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from abdb.domain.records import AntibodyRecord, RecordError, Rejection
+from abdb.domain.records import DEFAULT_MIN_LENGTH, AntibodyRecord, RecordError, Rejection
 from abdb.io.legacy.convert import build_record
 from abdb.io.legacy.jsonfile import JsonFileError, load_json_file
 from abdb.io.legacy.shapes import Shape, UnknownShape, detect_shape, raw_items
@@ -16,7 +16,7 @@ __all__ = ["JSON_SUFFIXES", "Shape", "read_legacy_antibodies"]
 
 
 def read_legacy_antibodies(
-    path: Path, *, allow_x: bool = False, min_length: int = 20, display_name: str | None = None
+    path: Path, *, allow_x: bool = False, min_length: int = DEFAULT_MIN_LENGTH, display_name: str | None = None
 ) -> Iterator[AntibodyRecord | Rejection]:
     """Whole antibodies from one legacy JSON file; a broken file or record becomes a Rejection."""
     source = display_name or str(path)

@@ -6,22 +6,18 @@ times) before the error reaches the user; nothing of it is counted until it comm
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from abdb.config import Settings
 from abdb.domain.records import Rejection
-from abdb.errors import TransientConflict
-from abdb.services.import_reports import FileReport, ImportOptions, ImportReport
-from abdb.services.import_rows import COLUMNS, PreparedRecord
+from abdb.services.importing.report import FileReport, ImportOptions, ImportReport
+from abdb.services.importing.rows import COLUMNS, PreparedRecord
 from abdb.services.stopping import stop_signals_deferred
-from abdb.unit_of_work import UnitOfWork
+from abdb.unit_of_work import UnitOfWork, retry_transient
 
 Item = PreparedRecord | Rejection
-ATTEMPTS = 4
-BACKOFF_SECONDS = 0.05
 
 
 @dataclass
@@ -114,14 +110,7 @@ def load_batch(
         for record in outcome.new + outcome.replacing:
             report.pairings[record.pairing] += 1
 
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            _write(settings, batch, options, report, count, budget)
-            return
-        except TransientConflict:
-            if attempt == ATTEMPTS:
-                raise
-            time.sleep(BACKOFF_SECONDS * attempt)
+    retry_transient(lambda: _write(settings, batch, options, report, count, budget))
 
 
 def _write(

@@ -1,7 +1,8 @@
 """``abdb annotate``: number the chains of pending ANNOTATION jobs, in batches, with one or more workers.
 
-The work of one worker (claim, number, write) is in ``annotation_batches``; this module checks options,
-runs one worker in this process or several in forked processes, and adds up their reports.
+The work of one worker (claim, number, write) is in ``worker``, several watched workers in ``pool``; this
+module checks options, runs one worker in this process or several in forked processes, and adds up their
+reports.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from abdb.backends import resolved
 from abdb.config import Settings
 from abdb.domain.vocabulary import JobType
 from abdb.errors import ConfigurationError, Interrupted
 from abdb.numbering.engine import NumberingEngine
-from abdb.services.annotation_batches import work
-from abdb.services.annotation_pool import run_workers
-from abdb.services.annotation_types import AnnotateOptions, AnnotateProgress, AnnotateReport
+from abdb.services.annotating.pool import run_workers
+from abdb.services.annotating.report import AnnotateOptions, AnnotateProgress, AnnotateReport
+from abdb.services.annotating.worker import work
 from abdb.services.clock import align_ids_with_server
 from abdb.services.migrations import require_head
 from abdb.services.stopping import describe
@@ -62,10 +64,11 @@ def annotate(
 ) -> AnnotateReport:
     """Annotate pending jobs (of one import run, with ``import_run_id``) until none is left, or ``limit``."""
     check_options(options)
+    settings = resolved(settings)  # the backend is decided once, not per batch
     require_head(settings, "annotation")
     align_ids_with_server(settings)
     with UnitOfWork(settings) as uow:
-        total = uow.annotations.pending_count(JobType.ANNOTATION, options.import_run_id)
+        total = uow.jobs.pending_count(JobType.ANNOTATION, options.import_run_id)
     total = total if options.limit is None else min(total, options.limit)
 
     def progress(jobs: int) -> None:

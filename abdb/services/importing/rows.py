@@ -9,57 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from abdb.db.rows import IMPORTED_TABLES, ROWS
 from abdb.domain.ids import new_id_text
 from abdb.domain.records import AntibodyRecord, Pairing
 from abdb.domain.vocabulary import JobStatus, JobType
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "antibody_sequences": (
-        "id",
-        "name",
-        "description",
-        "is_public",
-        "metadata",
-        "content_checksum",
-        "created_by",
-        "import_run_id",
-    ),
-    "antibody_chains": (
-        "id",
-        "antibody_sequence_id",
-        "name",
-        "chain_type",
-        "locus",
-        "sequence",
-        "sequence_length",
-        "description",
-        "metadata",
-    ),
-    "antibody_domains": (
-        "id",
-        "chain_id",
-        "domain_type",
-        "numbering_scheme",
-        "sequence",
-        "start_position",
-        "end_position",
-    ),
-    "antibody_regions": ("id", "domain_id", "region_type", "sequence", "start_position", "end_position"),
-    "sequence_features": (
-        "id",
-        "sequence_id",
-        "chain_id",
-        "feature_type",
-        "name",
-        "value",
-        "start_position",
-        "end_position",
-        "confidence_score",
-        "source",
-        "metadata",
-    ),
-    "processing_jobs": ("id", "sequence_id", "job_type", "status", "input_data"),
-}
+COLUMNS = {table: ROWS[table] for table in IMPORTED_TABLES}  # COPY's column lists, in load order
 LOADED_TABLES = tuple(COLUMNS)
 # str(member) of a StrEnum is its value, read without Enum's slow attribute machinery (measured: the
 # `.value` lookups alone took 10% of an import).
@@ -136,7 +91,7 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
             domain_id = _id()
             domains.append(
                 f"{domain_id}\t{chain_id}\t{domain.domain_type}\t{domain.numbering_scheme}\t{domain.sequence}"
-                f"\t{domain.start}\t{domain.end}\n"
+                f"\t{domain.start}\t{domain.end}\t\\N\n"
             )
             for region in domain.regions:
                 regions.append(

@@ -1,17 +1,77 @@
-"""The schema against the models, including what ``alembic check`` misses: vocabulary rows, CHECK
-constraints, ``uuidv7()`` id defaults and the ``updated_at`` triggers (``abdb migrate check``, ``abdb verify``)."""
+"""Catalog queries in one place: databases (exist, create, drop), server version, row counts, and the schema
+against the models, including what ``alembic check`` misses (vocabulary rows, CHECK constraints, ``uuidv7()``
+id defaults, the ``updated_at`` triggers) for ``abdb migrate check`` and ``abdb verify``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, Connection, text
+from sqlalchemy import CheckConstraint, Connection, inspect, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
 
 from abdb.db.base import Base
+from abdb.db.connect import require_server_version, single_use_engine, translate_db_error
 from abdb.db.models import TABLES_WITH_UPDATED_AT
 from abdb.domain.vocabulary import VOCABULARY_TABLES
+from abdb.errors import ConfirmationRequired, ConflictError
+
+
+def server_version(connection: Connection) -> str:
+    return str(connection.execute(text("SHOW server_version")).scalar())
+
+
+def row_counts(connection: Connection, tables: Iterable[str]) -> dict[str, int]:
+    """Exact rows of each table that exists."""
+    existing = set(inspect(connection).get_table_names())
+    return {
+        table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
+        for table in tables
+        if table in existing
+    }
+
+
+def _maintenance_url(url: URL) -> URL:
+    return url.set(database="postgres")
+
+
+def _admin_execute(url: URL, statement: str, **params: object) -> list[tuple[object, ...]]:
+    engine = single_use_engine(_maintenance_url(url)).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            require_server_version(connection, url)
+            result = connection.execute(text(statement), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    except sa_exc.DBAPIError as exc:
+        raise translate_db_error(exc, url) from None
+    finally:
+        engine.dispose()
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def ensure_database(url: URL) -> bool:
+    """Create the database when it does not exist; return True when it was created."""
+    name = url.database or "postgres"
+    if _admin_execute(url, "SELECT 1 FROM pg_database WHERE datname = :name", name=name):
+        return False
+    try:
+        _admin_execute(url, f"CREATE DATABASE {_quoted(name)}")
+    except ConflictError:  # a concurrent `db up` created it first
+        return False
+    return True
+
+
+def drop_database(url: URL) -> None:
+    name = url.database or ""
+    if name in ("", "postgres", "template0", "template1"):
+        raise ConfirmationRequired(f"refusing to drop the system database {name!r}")
+    _admin_execute(url, f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
 
 
 def schema_drift(connection: Connection) -> list[str]:

@@ -20,17 +20,16 @@ from datetime import timedelta
 from typing import Any
 
 from abdb.config import Settings
+from abdb.db.rows import row
 from abdb.domain.vocabulary import JobStatus, JobType
-from abdb.errors import AbdbError, TransientConflict
+from abdb.errors import AbdbError
 from abdb.numbering.engine import NumberingEngine
-from abdb.services.annotation_rows import chain_rows
-from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
+from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
+from abdb.services.annotating.rows import chain_rows
 from abdb.services.stopping import STOP_SIGNALS, signal_of, stop_signals_deferred
-from abdb.unit_of_work import UnitOfWork, release_connections
+from abdb.unit_of_work import UnitOfWork, release_connections, retry_transient
 
-ATTEMPTS = 4
 logger = logging.getLogger(__name__)
-BACKOFF_SECONDS = 0.05
 
 
 @dataclass
@@ -65,7 +64,7 @@ def work(
             left = None if options.limit is None else options.limit - report.jobs - report.dropped
             wanted = options.batch_size if left is None else min(options.batch_size, left)
             with stop_signals_deferred(), UnitOfWork(settings) as uow:  # a claim is committed and known, or neither
-                claimed = uow.annotations.claim(JobType.ANNOTATION, wanted, options.import_run_id)
+                claimed = uow.jobs.claim(JobType.ANNOTATION, wanted, options.import_run_id)
                 uow.commit()
                 if on_claim and claimed:
                     on_claim([(job_id, started) for job_id, _, started in claimed])
@@ -106,7 +105,7 @@ def release(settings: Settings, claims: list[tuple[uuid.UUID, dt.datetime]]) -> 
     release_connections()
     try:
         with UnitOfWork(settings) as uow:
-            count = uow.annotations.release(claims)
+            count = uow.jobs.release(claims)
             uow.commit()
             return count
     except AbdbError:
@@ -170,16 +169,17 @@ def _number(
             }
         )
         batch.tool_results.append(
-            {
-                "job_id": job_id,
-                "tool_name": engine.name,
-                "tool_version": engine.version,
-                "input_data": {**tool_input, "chains": len(job_chains)},
-                "output_data": {"chains": summary},
-                "execution_time": timedelta(seconds=elapsed),
-                "success": success,
-                "error_details": errors or None,
-            }
+            row(
+                "external_tool_results",
+                job_id=job_id,
+                tool_name=engine.name,
+                tool_version=engine.version,
+                input_data={**tool_input, "chains": len(job_chains)},
+                output_data={"chains": summary},
+                execution_time=timedelta(seconds=elapsed),
+                success=success,
+                error_details=errors or None,
+            )
         )
         if success:
             counted.completed += 1
@@ -211,25 +211,21 @@ def _write(
     settings: Settings, options: AnnotateOptions, batch: BatchWrite, claims: dict[uuid.UUID, dt.datetime]
 ) -> set[uuid.UUID]:
     """Write the batch for the jobs this worker still holds; return their ids."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            # Ctrl-C waits for the write: arriving inside psycopg's pipeline (executemany) it would surface as
-            # a broken connection instead of an interrupt (seen in CI: "cannot exit pipeline mode while busy").
-            with stop_signals_deferred(), UnitOfWork(settings) as uow:
-                held, chains = uow.annotations.lock_held(
-                    [(outcome["job_id"], claims[outcome["job_id"]]) for outcome in batch.outcomes], batch.chain_ids
-                )
-                written = _still_present(batch, held, chains)
-                schemes = [scheme.upper() for scheme in options.schemes]
-                uow.annotations.replace_domains(written.chain_ids, schemes, written.domains, written.regions)
-                uow.annotations.replace_features(written.chain_ids, written.source, written.features)
-                uow.annotations.set_chain_types(written.chain_types)
-                uow.annotations.add_tool_results(written.tool_results)
-                uow.annotations.finish(written.outcomes)
-                uow.commit()
-            return held
-        except TransientConflict:
-            if attempt == ATTEMPTS:
-                raise
-            time.sleep(BACKOFF_SECONDS * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def attempt() -> set[uuid.UUID]:
+        # Ctrl-C waits for the write: arriving inside psycopg's pipeline (executemany) it would surface as a
+        # broken connection instead of an interrupt (seen in CI: "cannot exit pipeline mode while busy").
+        with stop_signals_deferred(), UnitOfWork(settings) as uow:
+            held = uow.jobs.lock_held([(outcome["job_id"], claims[outcome["job_id"]]) for outcome in batch.outcomes])
+            chains = uow.annotations.lock_chains(batch.chain_ids)
+            written = _still_present(batch, held, chains)
+            schemes = [scheme.upper() for scheme in options.schemes]
+            uow.annotations.replace_domains(written.chain_ids, schemes, written.domains, written.regions)
+            uow.annotations.replace_features(written.chain_ids, written.source, written.features)
+            uow.annotations.set_chain_types(written.chain_types)
+            uow.annotations.add_tool_results(written.tool_results)
+            uow.jobs.finish(written.outcomes)
+            uow.commit()
+        return held
+
+    return retry_transient(attempt)

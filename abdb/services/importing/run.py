@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
-from abdb.backends import database_url
+from abdb.backends import database_url, resolved
 from abdb.config import Settings
 from abdb.db.connect import advisory_lock_held
 from abdb.domain.records import AntibodyRecord, Rejection
@@ -30,13 +30,13 @@ from abdb.io.fasta import FASTA_SUFFIXES
 from abdb.io.inputs import FileStarted, ReadPosition
 from abdb.io.legacy import JSON_SUFFIXES, read_legacy_antibodies
 from abdb.io.pairing import FastaOptions, read_fasta_files
+from abdb.io.prefetch import prefetched
 from abdb.repositories.import_runs import run_lock_key
 from abdb.services.clock import align_ids_with_server
-from abdb.services.import_batches import Item, load_batch
-from abdb.services.import_reports import FileReport, ImportOptions, ImportReport
-from abdb.services.import_rows import LOADED_TABLES, RowContext, prepare
+from abdb.services.importing.batch import Item, load_batch
+from abdb.services.importing.report import FileReport, ImportOptions, ImportReport
+from abdb.services.importing.rows import LOADED_TABLES, RowContext, prepare
 from abdb.services.migrations import require_head
-from abdb.services.prefetch import prefetched
 from abdb.services.stopping import describe, signal_of
 from abdb.unit_of_work import UnitOfWork
 
@@ -125,6 +125,7 @@ def import_files(
     if options.max_errors is not None and options.max_errors < 1:
         raise ConfigurationError("--max-errors must be at least 1 (leave it out to never stop early)")
     reader, suffixes = READERS[input_format]
+    settings = resolved(settings)  # the backend is decided once, not per batch
     require_head(settings, "an import")
     skew = align_ids_with_server(settings)
     with inputs.gathered_inputs(paths, suffixes, stdin) as found:

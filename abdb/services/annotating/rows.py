@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from abdb.db.rows import row
 from abdb.domain.ids import new_id
 from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme
 from abdb.numbering.engine import ChainNumbering, NumberedDomain
@@ -81,42 +82,45 @@ def chain_rows(
 
 
 def _linker(chain_id: uuid.UUID, scheme: str, sequence: str, start: int, end: int) -> dict[str, Any]:
-    return {
-        "id": _new_id(),
-        "chain_id": chain_id,
-        "domain_type": DomainType.LINKER,
-        "numbering_scheme": NumberingScheme(scheme.upper()),
-        "sequence": sequence[start : end + 1],
-        "start_position": start + 1,
-        "end_position": end + 1,
-        "numbering": None,
-    }
+    return row(
+        "antibody_domains",
+        id=_new_id(),
+        chain_id=chain_id,
+        domain_type=DomainType.LINKER,
+        numbering_scheme=NumberingScheme(scheme.upper()),
+        sequence=sequence[start : end + 1],
+        start_position=start + 1,
+        end_position=end + 1,
+        numbering=None,
+    )
 
 
 def _add_variable(rows: ChainRows, chain_id: uuid.UUID, scheme: str, sequence: str, domain: NumberedDomain) -> None:
     domain_id = _new_id()
     rows.domains.append(
-        {
-            "id": domain_id,
-            "chain_id": chain_id,
-            "domain_type": DomainType.VARIABLE,
-            "numbering_scheme": NumberingScheme(scheme.upper()),
-            "sequence": sequence[domain.start : domain.end + 1],
-            "start_position": domain.start + 1,
-            "end_position": domain.end + 1,
-            "numbering": [list(residue) for residue in domain.numbering],
-        }
+        row(
+            "antibody_domains",
+            id=domain_id,
+            chain_id=chain_id,
+            domain_type=DomainType.VARIABLE,
+            numbering_scheme=NumberingScheme(scheme.upper()),
+            sequence=sequence[domain.start : domain.end + 1],
+            start_position=domain.start + 1,
+            end_position=domain.end + 1,
+            numbering=[list(residue) for residue in domain.numbering],
+        )
     )
     for span in regions_of(domain.numbering, scheme, domain.chain_letter):
         rows.regions.append(
-            {
-                "id": _new_id(),
-                "domain_id": domain_id,
-                "region_type": span.region_type,
-                "sequence": span.sequence,
-                "start_position": domain.start + span.first + 1,
-                "end_position": domain.start + span.last + 1,
-            }
+            row(
+                "antibody_regions",
+                id=_new_id(),
+                domain_id=domain_id,
+                region_type=span.region_type,
+                sequence=span.sequence,
+                start_position=domain.start + span.first + 1,
+                end_position=domain.start + span.last + 1,
+            )
         )
 
 
@@ -129,15 +133,16 @@ def _features(
         common = {"sequence_id": sequence_id, "chain_id": chain_id, "source": source, **span}
         species = domain.v_gene[0] if domain.v_gene else domain.species
         features.append(
-            {
-                "id": _new_id(),
+            row(
+                "sequence_features",
+                id=_new_id(),
                 **common,
-                "feature_type": FeatureType.SPECIES,
-                "name": "species",
-                "value": species,
-                "confidence_score": None,
-                "metadata": {"domain": index, "hmm_species": domain.species},
-            }
+                feature_type=FeatureType.SPECIES,
+                name="species",
+                value=species,
+                confidence_score=None,
+                metadata={"domain": index, "hmm_species": domain.species},
+            )
         )
         for segment, gene in (("V", domain.v_gene), ("J", domain.j_gene)):
             if gene is None:
@@ -145,26 +150,20 @@ def _features(
             gene_species, allele, identity = gene
             confidence = Decimal(str(round(identity, 3)))
             meta = {"domain": index, "species": gene_species}
-            features.append(
-                {
-                    "id": _new_id(),
-                    **common,
-                    "feature_type": FeatureType.GENE,
-                    "name": f"{segment} gene",
-                    "value": allele.split("*", 1)[0],
-                    "confidence_score": confidence,
-                    "metadata": meta,
-                }
-            )
-            features.append(
-                {
-                    "id": _new_id(),
-                    **common,
-                    "feature_type": FeatureType.ALLELE,
-                    "name": f"{segment} allele",
-                    "value": allele,
-                    "confidence_score": confidence,
-                    "metadata": meta,
-                }
-            )
+            for feature_type, name, value in (
+                (FeatureType.GENE, f"{segment} gene", allele.split("*", 1)[0]),
+                (FeatureType.ALLELE, f"{segment} allele", allele),
+            ):
+                features.append(
+                    row(
+                        "sequence_features",
+                        id=_new_id(),
+                        **common,
+                        feature_type=feature_type,
+                        name=name,
+                        value=value,
+                        confidence_score=confidence,
+                        metadata=meta,
+                    )
+                )
     return features

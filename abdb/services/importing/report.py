@@ -1,13 +1,18 @@
-"""What an import was asked to do, and what it did (per file and in total)."""
+"""Import runs: what an import was asked to do, what it did (per file and in total), and past runs as
+recorded in ``import_runs`` (listed, and closed when their import is gone)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from abdb.config import Settings
 from abdb.domain.records import DEFAULT_MIN_LENGTH, Pairing, Rejection
+from abdb.services.migrations import require_head
+from abdb.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -67,3 +72,52 @@ class ImportReport:
 
     def files_as_dicts(self) -> list[dict[str, Any]]:
         return [{**asdict(f), "seconds": round(f.seconds, 3)} for f in self.files]
+
+
+@dataclass(frozen=True)
+class ImportRunSummary:
+    id: uuid.UUID
+    command: str
+    status: str
+    started_at: dt.datetime
+    completed_at: dt.datetime | None
+    files: list[dict[str, Any]]
+    options: dict[str, Any]
+    inserted: int
+    unchanged: int
+    conflicting: int
+    rejected: int
+    replaced: int
+    error_message: str | None
+
+
+def recent_runs(settings: Settings, limit: int = 20) -> list[ImportRunSummary]:
+    require_head(settings, "`abdb import runs`")
+    with UnitOfWork(settings) as uow:
+        return [
+            ImportRunSummary(
+                run.id,
+                run.command,
+                run.status.value,
+                run.started_at,
+                run.completed_at,
+                run.files,
+                run.options,
+                run.inserted,
+                run.unchanged,
+                run.conflicting,
+                run.rejected,
+                run.replaced,
+                run.error_message,
+            )
+            for run in uow.import_runs.recent(limit)
+        ]
+
+
+def close_stale_runs(settings: Settings) -> list[uuid.UUID]:
+    """Mark FAILED the RUNNING import runs whose import is gone (killed, server stopped), with the reason."""
+    require_head(settings, "`abdb import runs --close-stale`")
+    with UnitOfWork(settings) as uow:
+        closed = uow.import_runs.close_stale()
+        uow.commit()
+        return closed

@@ -32,8 +32,8 @@ from typing import Any
 
 from abdb.config import Settings
 from abdb.errors import AbdbError, Interrupted, WorkerDied
-from abdb.services.annotation_batches import release, work
-from abdb.services.annotation_types import AnnotateOptions, AnnotateReport
+from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
+from abdb.services.annotating.worker import release, work
 from abdb.services.stopping import handle_sigterm_like_ctrl_c, signal_of
 from abdb.unit_of_work import release_connections
 
