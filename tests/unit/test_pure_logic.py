@@ -1,0 +1,101 @@
+"""The pure parts of importing and annotating, without a database: batch classification, COPY rows, chain rows."""
+
+from __future__ import annotations
+
+import uuid
+
+from abdb.domain.records import AntibodyRecord, ChainRecord, Rejection
+from abdb.domain.vocabulary import ChainType, DomainType, RegionType
+from abdb.numbering.engine import ChainNumbering, NumberedDomain
+from abdb.services.annotating.rows import chain_rows
+from abdb.services.importing.batch import StoredAntibody, classify
+from abdb.services.importing.report import ImportOptions
+from abdb.services.importing.rows import COLUMNS, RowContext, prepare
+
+HEAVY = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAK"
+LIGHT = "DIQMTQSPSSLSASVGDRVTITCRASQGISSWLAWYQQKPEKAPKSLIYAASSLQSGVPSRFSGSGSGTDFTLTISSLQPEDFATYYCQQYNSYPLTF"
+CONTEXT = RowContext(public=False, creator_id=None, run_id=None, sha256="0" * 64)
+
+
+def _record(name: str, heavy: str = HEAVY, labelled: bool = True) -> AntibodyRecord:
+    return AntibodyRecord(
+        name,
+        (
+            ChainRecord("heavy", ChainType.HEAVY, heavy, labelled=labelled),
+            ChainRecord("light", ChainType.LIGHT, LIGHT, labelled=labelled),
+        ),
+        "in.fasta",
+        "line 1",
+    )
+
+
+def _stored(record: AntibodyRecord, public: bool = False) -> StoredAntibody:
+    prepared = prepare(record, CONTEXT)
+    return StoredAntibody(prepared.checksum, public, prepared.labels)
+
+
+def test_classification_sorts_new_unchanged_conflicting_and_rejected_in_input_order() -> None:
+    same, changed, new = _record("same"), _record("changed", HEAVY + "K"), _record("new")
+    swapped = AntibodyRecord(
+        "swapped",
+        (
+            ChainRecord("heavy", ChainType.HEAVY, LIGHT, labelled=True),
+            ChainRecord("light", ChainType.LIGHT, HEAVY, labelled=True),
+        ),
+        "in.fasta",
+        "line 9",
+    )
+    stored = {
+        "same": [_stored(same)],
+        "changed": [_stored(_record("changed"))],
+        "swapped": [_stored(_record("swapped"))],
+    }
+    rejection = Rejection("in.fasta", "line 5", "bad", "validate", "no")
+    batch = [prepare(r, CONTEXT) for r in (same, changed, new)] + [rejection, prepare(swapped, CONTEXT)]
+    outcome = classify(batch, stored, ImportOptions(), budget=None)
+    assert [r.name for r in outcome.new] == ["new"]
+    assert outcome.counts["unchanged"] == 1 and outcome.counts["conflicting"] == 2
+    assert [r.record_name for r in outcome.rejections] == ["changed", "bad", "swapped"]
+    assert "other chain labels or types" in outcome.rejections[2].reason
+
+
+def test_replace_replaces_even_an_unchanged_antibody_and_public_applies_to_stored_ones() -> None:
+    same = _record("same")
+    stored = {"same": [_stored(same, public=False)]}
+    assert [
+        r.name for r in classify([prepare(same, CONTEXT)], stored, ImportOptions(replace=True), None).replacing
+    ] == ["same"]
+    assert classify([prepare(same, CONTEXT)], stored, ImportOptions(public=True), None).visibility == ["same"]
+    assert classify([prepare(same, CONTEXT)], stored, ImportOptions(), None).visibility == []
+
+
+def test_a_budget_of_rejections_cuts_the_batch_right_after_the_last_one_allowed() -> None:
+    bad = [Rejection("in.fasta", f"line {i}", f"bad{i}", "validate", "no") for i in range(3)]
+    batch = [prepare(_record("a"), CONTEXT), bad[0], prepare(_record("b"), CONTEXT), bad[1], bad[2]]
+    outcome = classify(batch, {}, ImportOptions(), budget=1)
+    assert [r.name for r in outcome.new] == ["a"] and len(outcome.rejections) == 1
+
+
+def test_copy_rows_hold_one_line_per_row_in_the_described_columns() -> None:
+    prepared = prepare(_record("ab"), CONTEXT)
+    tables = dict(zip(COLUMNS, prepared.text, strict=True))
+    assert tables["antibody_chains"].count("\n") == 2 and tables["processing_jobs"].count("\n") == 1
+    for table, text in tables.items():
+        for line in text.splitlines():
+            assert len(line.split("\t")) == len(COLUMNS[table]), table
+
+
+def test_chain_rows_turn_a_numbering_into_a_domain_its_regions_and_features() -> None:
+    numbered = tuple((position, "", residue) for position, residue in enumerate(HEAVY, start=1))
+    domain = NumberedDomain("H", "human", 0, len(HEAVY) - 1, numbered, ("human", "IGHV3-23*01", 0.97), None, 200.0)
+    rows = chain_rows(uuid.uuid4(), uuid.uuid4(), HEAVY, ChainNumbering({"imgt": (domain,)}), "ANARCI")
+    assert rows.error is None
+    assert [d["domain_type"] for d in rows.domains] == [DomainType.VARIABLE]
+    assert {r["region_type"] for r in rows.regions} <= set(RegionType)
+    assert [f["value"] for f in rows.features] == ["human", "IGHV3-23", "IGHV3-23*01"]
+    assert rows.chain_type is not None and rows.chain_type["chain_type"] is ChainType.HEAVY
+
+
+def test_chain_rows_say_why_a_t_cell_receptor_has_no_kabat_numbering() -> None:
+    rows = chain_rows(uuid.uuid4(), uuid.uuid4(), HEAVY, ChainNumbering({"kabat": ()}, {"kabat": ("B",)}), "ANARCI")
+    assert rows.error is not None and "Kabat and Chothia do not number T-cell receptors" in rows.error
