@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from abdb.errors import InputError
-from abdb.services import prefetch
+from abdb.io import prefetch
 from tests.faults.helpers import process_running
 
 

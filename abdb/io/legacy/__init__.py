@@ -8,7 +8,8 @@ from pathlib import Path
 from abdb.domain.records import DEFAULT_MIN_LENGTH, AntibodyRecord, RecordError, Rejection
 from abdb.io.legacy.convert import build_record
 from abdb.io.legacy.jsonfile import JsonFileError, load_json_file
-from abdb.io.legacy.shapes import Shape, UnknownShape, detect_shape, raw_items
+from abdb.io.legacy.raw import Shape
+from abdb.io.legacy.shapes import UnknownShape, detect_shape, raw_items
 
 JSON_SUFFIXES = (".json",)
 

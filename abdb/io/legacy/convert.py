@@ -30,7 +30,7 @@ from abdb.domain.records import (
 )
 from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme, RegionType
 from abdb.io.fasta import LABELS
-from abdb.io.legacy.shapes import RawAntibody, RawChain, RawDomain, Shape
+from abdb.io.legacy.raw import RawAntibody, RawChain, RawDomain, Shape
 
 DOMAIN_TYPES = {
     "V": DomainType.VARIABLE,
