@@ -94,18 +94,6 @@ class NotFoundError(AbdbError):
     exit_code = 7
 
 
-EXIT_CODES: dict[int, str] = {
-    0: "success",
-    1: "unexpected failure, or a confirmation was declined",
-    2: "bad usage or configuration (including a destructive command without --yes and no terminal)",
-    3: "database or backend not reachable",
-    4: "schema not at head, drift between models and database, or a failed migration",
-    5: "database operation failed",
-    6: "conflict with an existing record",
-    7: "record not found",
-}
-
-
 class InputError(AbdbError):
     """An input file cannot be read at all (missing, unreadable, not the format)."""
 
@@ -118,25 +106,16 @@ class RecordsRejected(AbdbError):
     exit_code = 8
 
 
-EXIT_CODES[8] = "an import rejected records or found conflicts (the rest was loaded)"
-
-
 class JobsFailed(AbdbError):
     """Annotation finished, but some jobs ended FAILED (each with its error message)."""
 
     exit_code = 9
 
 
-EXIT_CODES[9] = "annotation finished but some jobs FAILED (see `abdb jobs --status FAILED`)"
-
-
 class VerificationFailed(AbdbError):
     """`abdb verify` ran and found violations at or above the --fail-on severity."""
 
     exit_code = 10
-
-
-EXIT_CODES[10] = "`abdb verify` found violations (at or above --fail-on)"
 
 
 class Interrupted(AbdbError):
@@ -150,18 +129,11 @@ class Interrupted(AbdbError):
         self.exit_code = 128 + signal_number
 
 
-EXIT_CODES[130] = "interrupted (Ctrl-C)"
-EXIT_CODES[143] = "stopped by SIGTERM (docker stop, systemd, CI), after the same clean-up as Ctrl-C"
-
-
 class WorkerDied(AbdbError):
     """An annotation worker process died (kill -9, the out-of-memory killer): its claimed jobs were put
     back to PENDING, the other workers finished their work."""
 
     exit_code = 11
-
-
-EXIT_CODES[11] = "an annotation worker died (killed, out of memory); its jobs are PENDING again"
 
 
 class OutputError(AbdbError):
@@ -171,4 +143,20 @@ class OutputError(AbdbError):
     exit_code = 12
 
 
-EXIT_CODES[12] = "an output file could not be written (disk full, permissions); the work itself was done"
+EXIT_CODES: dict[int, str] = {  # documented in the README; a test checks each code is there
+    0: "success",
+    1: "unexpected failure, or a confirmation was declined",
+    2: "bad usage or configuration (including a destructive command without --yes and no terminal)",
+    3: "database or backend not reachable",
+    4: "schema not at head, drift between models and database, or a failed migration",
+    5: "database operation failed",
+    6: "conflict with an existing record",
+    7: "record not found",
+    8: "an import rejected records or found conflicts (the rest was loaded)",
+    9: "annotation finished but some jobs FAILED (see `abdb jobs --status FAILED`)",
+    10: "`abdb verify` found violations (at or above --fail-on)",
+    11: "an annotation worker died (killed, out of memory); its jobs are PENDING again",
+    12: "an output file could not be written (disk full, permissions); the work itself was done",
+    130: "interrupted (Ctrl-C)",
+    143: "stopped by SIGTERM (docker stop, systemd, CI), after the same clean-up as Ctrl-C",
+}

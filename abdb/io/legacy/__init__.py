@@ -1,4 +1,4 @@
-"""Reading AbSequenceAlign's legacy JSON files (see ``../shared/design/legacy-formats.md``)."""
+"""Reading AbSequenceAlign's legacy JSON files: the five shapes and how each maps is in docs/importing.md."""
 
 from __future__ import annotations
 

@@ -170,6 +170,10 @@ def _worker_main(
     except AbdbError as error:
         messages.put(("error", index, error))
     finally:
+        # the work is over: a late signal (the parent's exit terminates its children) just ends the process,
+        # without a traceback from inside multiprocessing's own exit
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         release_connections()
         if os.getppid() != parent:
             messages.cancel_join_thread()  # nobody reads what is queued: do not wait to flush it

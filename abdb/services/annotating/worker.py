@@ -120,7 +120,7 @@ def _number(
     claimed: list[Claim],
 ) -> tuple[BatchWrite, dict[uuid.UUID, AnnotateReport]]:
     """The batch's rows, and what each job would add to the report once written."""
-    with UnitOfWork(settings) as uow:
+    with stop_signals_deferred(), UnitOfWork(settings) as uow:  # a signal lands between statements, not in one
         chains = uow.annotations.chains_of([sequence_id for _, sequence_id, _ in claimed])
     tool_input = {
         "schemes": list(options.schemes),
