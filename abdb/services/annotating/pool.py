@@ -95,12 +95,14 @@ def run_workers(
 def _supervise(settings: Settings, workers: list[Any], messages: Any, progress: Callable[[int], None]) -> _Watch:
     watch = _Watch()
     stop: int | None = None
-    stop_at = 0.0
+    stop_at = checked_at = 0.0
     while not all(watch.settled(index) for index in range(len(workers))):
+        if time.monotonic() - checked_at > POLL_SECONDS:  # however busy the queue is, a death is seen at once
+            _check_exits(settings, workers, watch)
+            checked_at = time.monotonic()
         try:
             kind, index, value = messages.get(timeout=POLL_SECONDS)
         except queue.Empty:
-            _check_exits(settings, workers, watch)
             if stop is not None and time.monotonic() - stop_at > STOP_GRACE_SECONDS:
                 for worker in workers:
                     worker.kill()
@@ -113,7 +115,9 @@ def _supervise(settings: Settings, workers: list[Any], messages: Any, progress: 
                     with contextlib.suppress(ProcessLookupError, TypeError):
                         os.kill(worker.pid, stop)
             continue
-        if kind == "claimed":
+        if kind == "claimed" and index in watch.dead:  # its last words, read after its death: release them too
+            release(settings, value)
+        elif kind == "claimed":
             watch.claims[index] = value
         elif kind == "written":
             watch.claims.pop(index, None)
