@@ -51,10 +51,6 @@ class VerificationQueries:
         self.session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         self.session.execute(text(f"SET LOCAL work_mem = '{work_memory}'"))
 
-    def analyze(self, tables: list[str]) -> None:
-        for table in tables:
-            self.session.execute(text(f"ANALYZE {table}"))
-
     def tables_without_statistics(self, tables: list[str]) -> list[str]:
         rows = self.session.execute(
             text("SELECT relname FROM pg_class WHERE relname = ANY(:tables) AND relkind = 'r' AND reltuples < 0"),

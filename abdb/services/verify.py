@@ -23,7 +23,7 @@ from abdb.domain.checks import CHECKS, Check, Severity
 from abdb.errors import ConfigurationError, MigrationError
 from abdb.repositories.verification import Findings, VerificationQueries
 from abdb.services import migrations
-from abdb.unit_of_work import UnitOfWork
+from abdb.unit_of_work import UnitOfWork, analyze_tables
 
 IDENTITY_TOLERANCE = timedelta(minutes=10)
 WORK_MEMORY = "256MB"
@@ -151,7 +151,5 @@ def _analyze_if_needed(settings: Settings) -> list[str]:
     """ANALYZE tables that have no statistics yet (statistics only: no data changes)."""
     with UnitOfWork(settings) as uow:
         missing = uow.verification.tables_without_statistics(list(DATA_TABLES))
-        if missing:
-            uow.verification.analyze(missing)
-            uow.commit()
+    analyze_tables(settings, missing)
     return missing

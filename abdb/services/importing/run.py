@@ -38,7 +38,7 @@ from abdb.services.importing.report import FileReport, ImportOptions, ImportRepo
 from abdb.services.importing.rows import LOADED_TABLES, RowContext, prepare
 from abdb.services.migrations import require_head
 from abdb.services.stopping import describe, signal_of
-from abdb.unit_of_work import UnitOfWork
+from abdb.unit_of_work import UnitOfWork, analyze_tables
 
 __all__ = [
     "FileReport",
@@ -145,9 +145,7 @@ def import_files(
             with alive:  # `abdb import runs --close-stale` tells a live run from a dead one by this lock
                 _load_all(settings, reader, found, options, creator_id, report, on_progress)
                 if not options.dry_run and report.total("inserted") + report.total("replaced"):
-                    with UnitOfWork(settings) as uow:
-                        uow.bulk.analyze(LOADED_TABLES)
-                        uow.commit()
+                    analyze_tables(settings, LOADED_TABLES)
         except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
             number = signal_of(stop)
             _finish_run(settings, report, JobStatus.CANCELLED, f"interrupted ({describe(number)})")
