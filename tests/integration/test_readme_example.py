@@ -20,11 +20,10 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "python-api.md"
 THERAPEUTICS = Path(__file__).resolve().parents[2] / "fixtures" / "good_therapeutics.fasta"
 
 
-def _python_example() -> str:
-    section = PAGE.read_text()
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "docs/python-api.md lost its Python example"
-    return match.group(1)
+def _python_example(number: int = 0) -> str:
+    examples = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
+    assert len(examples) > number, "docs/python-api.md lost its Python examples"
+    return str(examples[number])
 
 
 def _run_example() -> list[str]:
@@ -60,3 +59,19 @@ def test_the_readme_example_run_twice_leaves_other_antibodies_jobs_alone_and_ver
     report = verify(settings, VerifyOptions())
     dispose_all()
     assert not report.violations, [(r.check.name, r.examples) for r in report.violations]
+
+
+def test_the_use_case_example_imports_annotates_and_verifies_a_file(
+    database_url: URL, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, engine: Engine
+) -> None:
+    fasta = tmp_path / "antibodies.fasta"
+    records = THERAPEUTICS.read_text().split(">")[1:21]  # 20 records: 10 antibodies, heavy and light
+    fasta.write_text("".join(">" + record for record in records))
+    monkeypatch.setenv("ABDB_DATABASE_URL", database_url.render_as_string(hide_password=False))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_python_example(1), "docs/python-api.md", "exec"), {})
+    dispose_all()
+    with engine.connect() as connection:
+        jobs = connection.execute(text("SELECT status, count(*) FROM processing_jobs GROUP BY status")).all()
+        schemes = connection.execute(text("SELECT DISTINCT numbering_scheme FROM antibody_domains")).scalars().all()
+    assert jobs == [("COMPLETED", 10)] and sorted(schemes) == ["IMGT", "KABAT"]
