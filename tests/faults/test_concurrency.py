@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import URL
 
 from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.domain.checks import Severity
 from abdb.services.verify import VerifyOptions, verify
-from tests.conftest import _fresh_database
 from tests.faults.helpers import antibodies, scalar, start_abdb
 
 POOL = 400
-
-
-@pytest.fixture
-def fresh(server_url: URL, template_url: URL) -> Iterator[URL]:
-    yield from _fresh_database(server_url, template_url.database)
 
 
 def test_overlapping_imports_annotation_and_verify_at_once_leave_no_duplicates_and_no_errors(

@@ -25,7 +25,6 @@ from abdb.io.legacy import read_legacy_antibodies
 from abdb.io.legacy.convert import germline_features
 from abdb.io.legacy.jsonfile import JsonFileError, loads_json_bytes
 from abdb.io.pairing import read_antibodies
-from tests.conftest import _fresh_database
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 HEAVY = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAK"
@@ -192,11 +191,6 @@ def _cases(folder: Path) -> dict[str, tuple[Path, str, str, int]]:
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str, str, int]]:
     return _cases(tmp_path_factory.mktemp("hostile"))
-
-
-@pytest.fixture
-def fresh(server_url: URL, template_url: URL) -> Iterator[URL]:
-    yield from _fresh_database(server_url, template_url.database)
 
 
 def _count(url: URL) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,11 +48,6 @@ def import_seconds(server_url: URL, template_url: URL, big_file: Path) -> float:
     seconds = time.monotonic() - started
     next(generator, None)
     return seconds
-
-
-@pytest.fixture
-def fresh(server_url: URL, template_url: URL) -> Iterator[URL]:
-    yield from _fresh_database(server_url, template_url.database)
 
 
 def _moments(total: float) -> list[float]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from sqlalchemy.engine import URL
 from abdb.config import Settings
 from abdb.db.session import dispose_all
 from abdb.services.importing.run import ImportOptions, import_fasta
-from tests.conftest import _fresh_database
 from tests.faults.helpers import (
     BROKEN_ANTIBODIES,
     antibodies,
@@ -26,11 +24,6 @@ from tests.faults.helpers import (
 )
 
 STOP_WITHIN_SECONDS = 2.5
-
-
-@pytest.fixture
-def fresh(server_url: URL, template_url: URL) -> Iterator[URL]:
-    yield from _fresh_database(server_url, template_url.database)
 
 
 def _interrupt(process_group: int) -> float:

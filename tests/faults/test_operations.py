@@ -25,17 +25,12 @@ from abdb.repositories.import_runs import run_lock_key
 from abdb.services import migrations
 from abdb.services.importing.report import close_stale_runs
 from abdb.unit_of_work import UnitOfWork
-from tests.conftest import CliInvoker, _fresh_database
+from tests.conftest import CliInvoker
 from tests.faults.helpers import antibodies, scalar, start_abdb, wait_for, write_v2
 
 REPO = Path(__file__).resolve().parents[2]
 THERAPEUTICS = REPO / "fixtures" / "good_therapeutics.fasta"
 POSTGRES_15 = Path("/usr/lib/postgresql/15/bin")
-
-
-@pytest.fixture
-def fresh(server_url: URL, template_url: URL) -> Iterator[URL]:
-    yield from _fresh_database(server_url, template_url.database)
 
 
 def _run(url: URL, *arguments: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:

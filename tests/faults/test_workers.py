@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from abdb.db.session import dispose_all
 from abdb.numbering.engine import ChainNumbering, EngineSettings
 from abdb.services.annotating.run import AnnotateOptions, annotate
 from abdb.services.importing.run import ImportOptions, import_fasta
-from tests.conftest import _fresh_database
 from tests.faults.helpers import (
     antibodies,
     children,
@@ -34,11 +33,6 @@ JOBS = 300
 DUPLICATE_RESULTS = (
     "SELECT count(*) FROM (SELECT job_id FROM external_tool_results GROUP BY job_id HAVING count(*) > 1) twice"
 )
-
-
-@pytest.fixture
-def fresh(server_url: URL, template_url: URL) -> Iterator[URL]:
-    yield from _fresh_database(server_url, template_url.database)
 
 
 @pytest.fixture
