@@ -3,14 +3,16 @@
 From Python, the same use cases as the command line, and the unit of work under them::
 
     from pathlib import Path
-    from abdb import ImportOptions, Settings, UnitOfWork, import_fasta, annotate, AnnotateOptions, verify, VerifyOptions
+    from abdb import Database, ImportOptions, import_fasta, annotate, AnnotateOptions, verify, VerifyOptions
 
-    settings = Settings.from_environment()
-    report = import_fasta(settings, [Path("antibodies.fasta")], ImportOptions())
-    annotate(settings, AnnotateOptions(import_run_id=report.run_id))
-    print(verify(settings, VerifyOptions()).violations)
-    with UnitOfWork(settings) as uow:
-        print(uow.sequences.count())
+    with Database() as database:        # settings from the environment; the backend is chosen once, here
+        report = import_fasta(database, [Path("antibodies.fasta")], ImportOptions())
+        annotate(database, AnnotateOptions(import_run_id=report.run_id))
+        print(verify(database, VerifyOptions()).violations)
+        with database.unit_of_work() as uow:
+            print(uow.sequences.count())
+
+Every use case also takes ``Settings`` instead of a Database (it then opens one for the call alone).
 
 Names are imported on first use, so ``import abdb`` itself loads no database code.
 """
@@ -24,6 +26,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Settings": "abdb.config",
+    "Database": "abdb.database",
     "UnitOfWork": "abdb.unit_of_work",
     "run_in_unit_of_work": "abdb.unit_of_work",
     "retry_transient": "abdb.unit_of_work",

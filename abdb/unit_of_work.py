@@ -1,6 +1,6 @@
 """The transaction boundary: a unit of work owns one session and one transaction.
 
-    with UnitOfWork() as uow:
+    with database.unit_of_work() as uow:     # or UnitOfWork(settings), one shared engine per URL
         uow.sequences.add(...)
         uow.commit()          # nothing is written unless this is called
 
@@ -15,17 +15,15 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from abdb.backends import database_url
 from abdb.config import Settings, mask_url
 from abdb.db.connect import translate_db_error
-from abdb.db.session import dispose_all, session_factory
 from abdb.errors import AbdbError, CommitOutcomeUnknown, DatabaseUnreachable, TransientConflict
 from abdb.repositories import (
     AnnotationRepository,
@@ -39,6 +37,9 @@ from abdb.repositories import (
 )
 from abdb.repositories.verification import VerificationQueries
 
+if TYPE_CHECKING:
+    from abdb.database import Database
+
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
@@ -47,17 +48,24 @@ RETRY_BACKOFF_SECONDS = 0.5
 
 
 class UnitOfWork:
-    def __init__(self, settings: Settings | None = None, *, url: URL | str | None = None) -> None:
-        self.settings = settings or Settings.from_environment()
-        if url is not None:
-            self.settings = self.settings.with_overrides(database_url=url)
-        self.url = database_url(self.settings)
+    """One session and one transaction on ``database``: a ``Database``, or ``Settings`` (then the process
+    shares one engine per URL: the convenience of a notebook; commands pass the Database they resolved)."""
+
+    def __init__(self, database: Database | Settings | None = None, *, url: URL | str | None = None) -> None:
+        from abdb.database import Database, shared_database  # the Database builds units of work of this class
+
+        if not isinstance(database, Database):
+            settings = database or Settings.from_environment()
+            database = shared_database(settings.with_overrides(database_url=url) if url is not None else settings)
+        self.database = database
+        self.settings = database.settings
+        self.url = database.url
         self._session: Session | None = None
         self._committed = False
 
     # -- context manager --------------------------------------------------------------------------
     def __enter__(self) -> UnitOfWork:
-        self._session = session_factory(self.settings, self.url)()
+        self._session = self.database.sessions()()
         event.listen(self._session, "after_flush", _remember_write)
         self._committed = False
         self.users = UserRepository(self._session)
@@ -127,7 +135,7 @@ def _remember_write(session: Session, _flush_context: object) -> None:
 
 def run_in_unit_of_work(
     work: Callable[[UnitOfWork], T],
-    settings: Settings | None = None,
+    database: Database | Settings | None = None,
     *,
     attempts: int = DEFAULT_ATTEMPTS,
     backoff_seconds: float = RETRY_BACKOFF_SECONDS,
@@ -139,7 +147,7 @@ def run_in_unit_of_work(
     """
     for attempt in range(1, attempts + 1):
         try:
-            with UnitOfWork(settings) as uow:
+            with UnitOfWork(database) as uow:
                 return work(uow)
         except DatabaseUnreachable:
             if attempt == attempts:
@@ -168,14 +176,14 @@ def retry_transient(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def analyze_tables(settings: Settings, tables: Iterable[str]) -> None:
+def analyze_tables(database: Database, tables: Iterable[str]) -> None:
     """ANALYZE each table in a transaction of its own: several ANALYZEs in one transaction hold their tables'
     locks together, and two such transactions over the same tables in another order deadlock (seen in CI:
     an import's ANALYZE against a concurrent verify's)."""
     for table in tables:
 
         def analyze(table: str = table) -> None:
-            with UnitOfWork(settings) as uow:
+            with database.unit_of_work() as uow:
                 uow.bulk.analyze([table])
                 uow.commit()
 
@@ -186,17 +194,11 @@ def _is_transient(error: sa_exc.DBAPIError) -> bool:
     return isinstance(translate_db_error(error, URL.create("postgresql")), DatabaseUnreachable)
 
 
-def release_connections() -> None:
-    """Close pooled connections: before forking workers, or after an interrupt may have broken one."""
-    dispose_all()
-
-
 __all__ = [
     "AbdbError",
     "CommitOutcomeUnknown",
     "UnitOfWork",
     "analyze_tables",
-    "release_connections",
     "retry_transient",
     "run_in_unit_of_work",
 ]

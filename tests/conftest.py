@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from abdb.backends.embedded import EmbeddedServer
 from abdb.config import Settings, parse_url
+from abdb.database import Database
 from abdb.services import migrations
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,6 +110,13 @@ def settings(database_url: URL, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    """This test's database as the use cases and units of work take it; its connections closed at the end."""
+    with Database(settings) as database:
+        yield database
+
+
+@pytest.fixture
 def engine(database_url: URL) -> Iterator[Engine]:
     engine = create_engine(database_url, poolclass=NullPool)
     yield engine
@@ -124,7 +132,6 @@ def cli(database_url: URL, tmp_path: Path) -> Iterator[CliInvoker]:
     from typer.testing import CliRunner
 
     from abdb.cli.app import app
-    from abdb.db.session import dispose_all
 
     runner = CliRunner()
     env = {"ABDB_DATABASE_URL": database_url.render_as_string(hide_password=False), "ABDB_HOME": str(tmp_path)}
@@ -133,5 +140,4 @@ def cli(database_url: URL, tmp_path: Path) -> Iterator[CliInvoker]:
         result = runner.invoke(app, list(args), env=env)
         return result.exit_code, result.output
 
-    yield invoke
-    dispose_all()
+    yield invoke  # each command disposes of its own database

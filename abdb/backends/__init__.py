@@ -69,12 +69,3 @@ def database_url(settings: Settings) -> URL:
     if choose_backend(settings) is BackendName.DOCKER:
         return settings.docker_url()
     return EmbeddedServer(settings.pgdata).url(settings.database_name)
-
-
-def resolved(settings: Settings) -> Settings:
-    """The same settings with the database URL decided once: a use case that opens many units of work (a
-    batch each) then never asks again which backend runs the server (a `docker info` probe when `auto` has
-    nothing recorded)."""
-    if settings.database_url is not None:
-        return settings
-    return settings.with_overrides(database_url=database_url(settings))

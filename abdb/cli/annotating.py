@@ -11,9 +11,9 @@ import typer
 from rich.progress import MofNCompleteColumn
 from rich.table import Table
 
-from abdb.cli.context import require_confirmation, settings_of, stderr, stdout
+from abdb.cli.context import database_of, require_confirmation, stderr, stdout
 from abdb.cli.progress import progress_bar
-from abdb.config import Settings
+from abdb.database import Database
 from abdb.domain.vocabulary import JobStatus
 from abdb.errors import JobsFailed
 from abdb.services.annotating.run import AnnotateOptions, AnnotateProgress, AnnotateReport, annotate
@@ -55,7 +55,7 @@ def annotate_command(
     options = AnnotateOptions(
         schemes=_names(scheme), species=_names(species), workers=workers, limit=limit, batch_size=batch_size
     )
-    report = run_annotation(settings_of(ctx), options, show=not quiet and not as_json)
+    report = run_annotation(database_of(ctx), options, show=not quiet and not as_json)
     render_annotation(report, as_json)
     if report.failed:
         raise JobsFailed(
@@ -64,14 +64,14 @@ def annotate_command(
         )
 
 
-def run_annotation(settings: Settings, options: AnnotateOptions, show: bool) -> AnnotateReport:
+def run_annotation(database: Database, options: AnnotateOptions, show: bool) -> AnnotateReport:
     with progress_bar("annotating", MofNCompleteColumn(), show) as progress:
         task = progress.add_task("annotate", total=None)
 
         def advance(step: AnnotateProgress) -> None:
             progress.update(task, total=step.total, advance=step.jobs)
 
-        return annotate(settings, options, advance)
+        return annotate(database, options, advance)
 
 
 def render_annotation(report: AnnotateReport, as_json: bool) -> None:
@@ -98,7 +98,7 @@ def jobs(
     --status)."""
     if ctx.invoked_subcommand is not None:
         return
-    overview = job_overview(settings_of(ctx), status or JobStatus.FAILED, limit)
+    overview = job_overview(database_of(ctx), status or JobStatus.FAILED, limit)
     if as_json:
         stdout.print_json(json.dumps(asdict(overview), default=str))
         return
@@ -149,7 +149,7 @@ def retry(
     Example: abdb jobs retry --completed && abdb annotate --scheme kabat  (adds Kabat, keeps IMGT)
     """
     count = retry_jobs(
-        settings_of(ctx),
+        database_of(ctx),
         failed=failed,
         running_for=timedelta(minutes=running_for) if running else None,
         cancelled=cancelled,
@@ -169,5 +169,5 @@ def cancel(
     Example: abdb jobs cancel --yes
     """
     require_confirmation("Cancel every pending annotation job?", yes, "cancelling every pending job")
-    count = cancel_jobs(settings_of(ctx))
+    count = cancel_jobs(database_of(ctx))
     stdout.print(f"{count} pending job(s) cancelled", markup=False)

@@ -1,4 +1,5 @@
-"""What every command shares: the settings chosen by the global options, and the two consoles."""
+"""What every command shares: the settings chosen by the global options, the database they name, and the two
+consoles."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 
 from abdb.config import Settings
+from abdb.database import Database
 from abdb.errors import Aborted, ConfigurationError, ConfirmationRequired, OutputError
 
 stdout = Console(highlight=False, soft_wrap=True)
@@ -24,6 +26,20 @@ def settings_of(ctx: typer.Context) -> Settings:
         settings = Settings.from_environment()
         root.obj = settings
     return settings
+
+
+def database_of(ctx: typer.Context) -> Database:
+    """The command's database: resolved on first use (the backend is chosen once per command), its pooled
+    connections closed when the command ends."""
+    root = ctx.find_root()
+    database = root.meta.get(DATABASE_KEY)
+    if not isinstance(database, Database):
+        database = root.meta[DATABASE_KEY] = Database(settings_of(ctx))
+        root.call_on_close(database.dispose)
+    return database
+
+
+DATABASE_KEY = "abdb.database"
 
 
 def require_confirmation(question: str, yes: bool, what: str) -> None:

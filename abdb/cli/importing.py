@@ -12,7 +12,7 @@ from rich.progress import TextColumn
 from rich.table import Table
 
 from abdb.cli.annotating import render_annotation, run_annotation
-from abdb.cli.context import open_for_writing, settings_of, stderr, stdout, write_output
+from abdb.cli.context import database_of, open_for_writing, stderr, stdout, write_output
 from abdb.cli.import_summary import render_import
 from abdb.cli.progress import progress_bar
 from abdb.domain.records import DEFAULT_MIN_LENGTH
@@ -196,7 +196,7 @@ def _run_import(
     annotated = None
     if annotate_after and not options.dry_run and report.run_id is not None:
         scoped = AnnotateOptions(import_run_id=report.run_id)
-        annotated = run_annotation(settings_of(ctx), scoped, show=not quiet and not as_json)
+        annotated = run_annotation(database_of(ctx), scoped, show=not quiet and not as_json)
         render_annotation(annotated, as_json)
     if report.clean and annotated is not None and annotated.failed:
         raise JobsFailed(
@@ -235,9 +235,9 @@ def runs(
     Example: abdb import runs --close-stale --limit 5
     """
     if close_stale:
-        closed = close_stale_runs(settings_of(ctx))
+        closed = close_stale_runs(database_of(ctx))
         stderr.print(f"closed {len(closed)} stale import run(s) as FAILED", markup=False)
-    found = recent_runs(settings_of(ctx), limit)
+    found = recent_runs(database_of(ctx), limit)
     if as_json:
         stdout.print_json(json.dumps([asdict(run) for run in found], default=str))
         return
@@ -273,4 +273,4 @@ def _with_progress(
             rate = f"({records / elapsed:,.0f}/s)" if elapsed else ""
             progress.update(task, total=step.bytes_total or None, completed=step.bytes_read, records=records, rate=rate)
 
-        return import_files(settings_of(ctx), input_format, paths, options, advance)
+        return import_files(database_of(ctx), input_format, paths, options, advance)

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import typer
 from rich.table import Table
 
-from abdb.cli.context import open_for_writing, settings_of, stderr, stdout, write_output
+from abdb.cli.context import database_of, open_for_writing, stderr, stdout, write_output
 from abdb.domain.checks import CHECKS, Severity
 from abdb.errors import VerificationFailed
 from abdb.services.verify import Status, VerifyOptions, VerifyReport, verify
@@ -64,7 +64,7 @@ def verify_command(
         return
     options = VerifyOptions(tuple(check or ()), tuple(skip or ()), fail_on, timedelta(minutes=stuck_after))
     target = open_for_writing(output, "--output") if output is not None else None
-    report = verify(settings_of(ctx), options)
+    report = verify(database_of(ctx), options)
     rendered = {OutputFormat.JSON: _json, OutputFormat.JUNIT: _junit}.get(output_format)
     if target is not None and output is not None:
         text = rendered(report) if rendered else _json(report)

@@ -6,16 +6,15 @@ import time
 
 from sqlalchemy import text
 
-from abdb.backends import database_url
-from abdb.config import Settings
+from abdb.database import Database
 from abdb.db.connect import connection_to
 from abdb.domain.ids import clock_offset_ns, set_clock_offset
 
 
-def align_ids_with_server(settings: Settings) -> float:
+def align_ids_with_server(database: Database) -> float:
     """Measure how far the server's clock is ahead of ours and make ids on its time; return the offset in
     seconds as used (0 when under a second)."""
-    with connection_to(database_url(settings)) as connection:
+    with connection_to(database.url) as connection:
         before = time.time_ns()
         server = int(
             connection.execute(text("SELECT (extract(epoch FROM clock_timestamp()) * 1e9)::bigint")).scalar_one()

@@ -7,9 +7,8 @@ import uuid
 from dataclasses import dataclass
 
 from abdb.config import Settings
+from abdb.database import Database, using
 from abdb.domain.vocabulary import JobStatus, JobType
-from abdb.services.migrations import require_head
-from abdb.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -30,27 +29,28 @@ class JobOverview:
     recent: list[JobSummary]
 
 
-def job_overview(settings: Settings, status: JobStatus | None = None, limit: int = 20) -> JobOverview:
-    require_head(settings, "`abdb jobs`")
-    with UnitOfWork(settings) as uow:
-        recent = [
-            JobSummary(
-                job.id,
-                job.sequence_id,
-                name,
-                job.job_type.value,
-                job.status.value,
-                job.started_at,
-                job.completed_at,
-                job.error_message,
-            )
-            for job, name in uow.jobs.recent(status, limit)
-        ]
-        return JobOverview(uow.jobs.status_counts(), recent)
+def job_overview(target: Database | Settings, status: JobStatus | None = None, limit: int = 20) -> JobOverview:
+    with using(target) as database:
+        database.require_head("`abdb jobs`")
+        with database.unit_of_work() as uow:
+            recent = [
+                JobSummary(
+                    job.id,
+                    job.sequence_id,
+                    name,
+                    job.job_type.value,
+                    job.status.value,
+                    job.started_at,
+                    job.completed_at,
+                    job.error_message,
+                )
+                for job, name in uow.jobs.recent(status, limit)
+            ]
+            return JobOverview(uow.jobs.status_counts(), recent)
 
 
 def retry_jobs(
-    settings: Settings,
+    target: Database | Settings,
     *,
     failed: bool = True,
     running_for: dt.timedelta | None = None,
@@ -59,19 +59,21 @@ def retry_jobs(
 ) -> int:
     """Re-queue FAILED jobs, RUNNING ones older than ``running_for`` (a worker died on them) and, if asked,
     CANCELLED or COMPLETED ones (to annotate again, e.g. under another scheme)."""
-    require_head(settings, "`abdb jobs retry`")
-    with UnitOfWork(settings) as uow:
-        count = uow.jobs.requeue(
-            JobType.ANNOTATION, failed=failed, running_for=running_for, cancelled=cancelled, completed=completed
-        )
-        uow.commit()
-        return count
+    with using(target) as database:
+        database.require_head("`abdb jobs retry`")
+        with database.unit_of_work() as uow:
+            count = uow.jobs.requeue(
+                JobType.ANNOTATION, failed=failed, running_for=running_for, cancelled=cancelled, completed=completed
+            )
+            uow.commit()
+            return count
 
 
-def cancel_jobs(settings: Settings) -> int:
+def cancel_jobs(target: Database | Settings) -> int:
     """Cancel every PENDING annotation job."""
-    require_head(settings, "`abdb jobs cancel`")
-    with UnitOfWork(settings) as uow:
-        count = uow.jobs.cancel_pending(JobType.ANNOTATION)
-        uow.commit()
-        return count
+    with using(target) as database:
+        database.require_head("`abdb jobs cancel`")
+        with database.unit_of_work() as uow:
+            count = uow.jobs.cancel_pending(JobType.ANNOTATION)
+            uow.commit()
+            return count

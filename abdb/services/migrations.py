@@ -1,40 +1,22 @@
 """Alembic's command API behind abdb's own verbs: upgrade, downgrade (refused when rows would be lost), history,
-the head guard of data commands, and ``check`` (drift itself is in ``schema_drift``)."""
+and ``check`` (drift itself is in ``schema_drift``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from abdb.backends import database_url
-from abdb.config import Settings, mask_url
+from abdb.config import Settings
 from abdb.db.catalog import schema_drift
 from abdb.db.connect import connection_to
+from abdb.db.revisions import alembic_config, current_revision, head_revision
 from abdb.errors import MigrationError
-from abdb.paths import migrations_dir
-
-
-def alembic_config(url: URL, connection: Connection | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    config.attributes["url"] = url
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-def head_revision() -> str:
-    heads = ScriptDirectory.from_config(alembic_config(URL.create("postgresql"))).get_heads()
-    if len(heads) != 1:
-        raise MigrationError(f"the migrations have {len(heads)} heads: {', '.join(heads)}")
-    return heads[0]
 
 
 @dataclass(frozen=True)
@@ -67,34 +49,11 @@ class CheckReport:
         return not self.problems
 
 
-def current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
-
-
 def revision_state(settings: Settings) -> RevisionState:
     url = database_url(settings)
     with connection_to(url) as connection:
         current = current_revision(connection)
     return RevisionState(url=settings.redact(str(url)), current=current, head=head_revision())
-
-
-def require_head(settings: Settings, what: str) -> None:
-    """Refuse to read or write data in a database that is not at head (exit 4), before touching anything.
-
-    An older schema lacks columns and vocabulary that the code relies on; worse, an import compares
-    checksums that older revisions computed differently, and would take every stored antibody for a
-    conflict (and ``--replace`` would then delete their annotations).
-    """
-    url = database_url(settings)
-    head = head_revision()
-    with connection_to(url) as connection:
-        current = current_revision(connection)
-    if current != head:
-        raise MigrationError(
-            f"{what} needs the schema at {head}; the database at {mask_url(url)} is at "
-            f"{current or 'no revision (empty)'}; nothing was read or changed",
-            hint="run `abdb migrate`",
-        )
 
 
 # An arbitrary constant naming abdb's migration lock among advisory locks ("abdm" in ASCII).

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from abdb.backends import database_url
 from abdb.config import Settings
+from abdb.database import Database, using
 from abdb.db.catalog import schema_problems
 from abdb.db.connect import connection_to
 from abdb.db.models import DATA_TABLES
+from abdb.db.revisions import current_revision, head_revision
 from abdb.domain.checks import CHECKS, Check, Severity
 from abdb.errors import ConfigurationError, MigrationError
 from abdb.repositories.verification import Findings, VerificationQueries
-from abdb.services import migrations
-from abdb.unit_of_work import UnitOfWork, analyze_tables
+from abdb.unit_of_work import analyze_tables
 
 IDENTITY_TOLERANCE = timedelta(minutes=10)
 WORK_MEMORY = "256MB"
@@ -86,16 +86,21 @@ def _check_names(options: VerifyOptions) -> None:
         )
 
 
-def verify(settings: Settings, options: VerifyOptions) -> VerifyReport:
+def verify(target: Database | Settings, options: VerifyOptions) -> VerifyReport:
     _check_names(options)
+    with using(target) as database:
+        return _verify(database, options)
+
+
+def _verify(database: Database, options: VerifyOptions) -> VerifyReport:
     started = time.perf_counter()
     report = VerifyReport(fail_on=options.fail_on)
     selected = [check for check in CHECKS if _selected(check, options)]
     findings: dict[str, tuple[int, list[str], float]] = {}
-    findings |= _schema(settings, selected)
-    report.analyzed = _analyze_if_needed(settings)
+    findings |= _schema(database, selected)
+    report.analyzed = _analyze_if_needed(database)
     groups = {check.group for check in selected if check.group != "schema"}
-    with UnitOfWork(settings) as uow:
+    with database.unit_of_work() as uow:
         queries = uow.verification
         queries.begin_snapshot(WORK_MEMORY)
         for group, runs in _queries(queries, options).items():
@@ -129,12 +134,12 @@ def _queries(queries: VerificationQueries, options: VerifyOptions) -> dict[str, 
     }
 
 
-def _schema(settings: Settings, selected: list[Check]) -> dict[str, tuple[int, list[str], float]]:
+def _schema(database: Database, selected: list[Check]) -> dict[str, tuple[int, list[str], float]]:
     """Schema checks; a database that is not at head cannot be verified at all (exit 4)."""
     began = time.perf_counter()
-    head = migrations.head_revision()
-    with connection_to(database_url(settings)) as connection:
-        current = migrations.current_revision(connection)
+    head = head_revision()
+    with connection_to(database.url) as connection:
+        current = current_revision(connection)
         if current != head:
             raise MigrationError(
                 f"verification could not run: the database is at {current or 'no revision'}, head is {head}",
@@ -147,9 +152,9 @@ def _schema(settings: Settings, selected: list[Check]) -> dict[str, tuple[int, l
     return found
 
 
-def _analyze_if_needed(settings: Settings) -> list[str]:
+def _analyze_if_needed(database: Database) -> list[str]:
     """ANALYZE tables that have no statistics yet (statistics only: no data changes)."""
-    with UnitOfWork(settings) as uow:
+    with database.unit_of_work() as uow:
         missing = uow.verification.tables_without_statistics(list(DATA_TABLES))
-    analyze_tables(settings, missing)
+    analyze_tables(database, missing)
     return missing

@@ -7,7 +7,6 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.domain.checks import Severity
 from abdb.services.verify import VerifyOptions, verify
 from tests.faults.helpers import antibodies, scalar, start_abdb
@@ -46,5 +45,4 @@ def test_overlapping_imports_annotation_and_verify_at_once_leave_no_duplicates_a
     assert scalar(fresh, "SELECT count(*) FROM external_tool_results") == expected  # every job done once
     assert scalar(fresh, "SELECT count(*) FROM antibody_domains WHERE domain_type = 'VARIABLE'") == 2 * expected
     report = verify(Settings(database_url=fresh, home=tmp_path), VerifyOptions(fail_on=Severity.WARNING))
-    dispose_all()
     assert not report.violations, [(r.check.name, r.count) for r in report.violations]

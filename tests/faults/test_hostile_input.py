@@ -19,7 +19,6 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from abdb.cli.app import app
-from abdb.db.session import dispose_all
 from abdb.domain.records import AntibodyRecord, RecordError, Rejection
 from abdb.io.legacy import read_legacy_antibodies
 from abdb.io.legacy.convert import germline_features
@@ -225,7 +224,6 @@ def test_each_broken_file_has_its_message_and_exit_code_and_changes_nothing(
     path, command, message, code = cases[case]
     url = fresh.render_as_string(hide_password=False)
     result = CliRunner().invoke(app, ["--database-url", url, "import", command, str(path)])
-    dispose_all()
     assert result.exit_code == code, result.output
     assert message in result.output
     assert "Traceback" not in result.output
@@ -243,7 +241,6 @@ def test_windows_line_endings_and_a_byte_order_mark_simply_work(fresh: URL, tmp_
     url = fresh.render_as_string(hide_password=False)
     assert CliRunner().invoke(app, ["--database-url", url, "import", "fasta", str(fasta)]).exit_code == 0
     assert CliRunner().invoke(app, ["--database-url", url, "import", "legacy-json", str(document)]).exit_code == 0
-    dispose_all()
     assert _count(fresh) == 2
 
 
@@ -254,7 +251,6 @@ def test_quotes_semicolons_backslashes_and_sql_in_fasta_headers_are_stored_verba
     path.write_text(f">{name}|heavy {description}\n{HEAVY}\n")
     url = fresh.render_as_string(hide_password=False)
     result = CliRunner().invoke(app, ["--database-url", url, "import", "fasta", str(path)])
-    dispose_all()
     assert result.exit_code == 0, result.output
     engine = create_engine(fresh, poolclass=NullPool)
     with engine.connect() as connection:

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy.engine import URL
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.domain.checks import Severity
 from abdb.services.verify import VerifyOptions, verify
 from tests.conftest import _fresh_database
@@ -76,7 +75,6 @@ def test_a_killed_import_leaves_whole_antibodies_verifies_clean_and_reruns_to_th
     if stored:  # the killed run's counters are exactly what it committed
         assert scalar(fresh, "SELECT coalesce(sum(inserted), 0) FROM import_runs") == stored
     report = verify(Settings(database_url=fresh, home=tmp_path), VerifyOptions(fail_on=Severity.ERROR))
-    dispose_all()
     assert not report.violations, [(r.check.name, r.count, r.examples) for r in report.violations]
 
     rerun = start_abdb(fresh, "import", "legacy-json", str(big_file), "--batch-size", str(BATCH), "--quiet")

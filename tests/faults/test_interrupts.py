@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy.engine import URL
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.services.importing.run import ImportOptions, import_fasta
 from tests.faults.helpers import (
     BROKEN_ANTIBODIES,
@@ -58,7 +57,6 @@ def test_ctrl_c_stops_an_import_quickly_says_how_far_it_got_and_keeps_whole_batc
 def test_ctrl_c_stops_annotation_and_puts_the_unfinished_jobs_back(fresh: URL, tmp_path: Path, workers: int) -> None:
     settings = Settings(database_url=fresh, home=tmp_path)
     import_fasta(settings, [write_heavy_fasta(tmp_path / "heavy.fasta", antibodies(400, seed=22))], ImportOptions())
-    dispose_all()
     process = start_abdb(fresh, "annotate", "--workers", str(workers), "--batch-size", "10")
     wait_for(fresh, "SELECT count(*) FROM processing_jobs WHERE status = 'COMPLETED'", 20, process)
     started = _interrupt(process.pid)

@@ -19,12 +19,11 @@ from sqlalchemy.engine import URL
 
 from abdb.backends.embedded import _ensure_system_user
 from abdb.config import DRIVER, Settings
+from abdb.database import Database
 from abdb.db.connect import advisory_lock_held
-from abdb.db.session import dispose_all
 from abdb.repositories.import_runs import run_lock_key
 from abdb.services import migrations
 from abdb.services.importing.report import close_stale_runs
-from abdb.unit_of_work import UnitOfWork
 from tests.conftest import CliInvoker
 from tests.faults.helpers import antibodies, scalar, start_abdb, wait_for, write_v2
 
@@ -48,13 +47,12 @@ def test_a_killed_imports_run_is_closed_by_close_stale_and_a_live_one_is_not(fre
     wait_for(fresh, "SELECT count(*) FROM antibody_sequences", 100, process)
     process.kill()
     process.communicate(timeout=30)
-    settings = Settings(database_url=fresh, home=tmp_path)
-    with UnitOfWork(settings) as uow:  # a live import elsewhere: its run is RUNNING and its lock held
-        live = uow.import_runs.start("fasta", {}, None)
-        uow.commit()
-    with advisory_lock_held(fresh, run_lock_key(live)):
-        closed = close_stale_runs(settings)
-    dispose_all()
+    with Database(Settings(database_url=fresh, home=tmp_path)) as database:
+        with database.unit_of_work() as uow:  # a live import elsewhere: its run is RUNNING and its lock held
+            live = uow.import_runs.start("fasta", {}, None)
+            uow.commit()
+        with advisory_lock_held(fresh, run_lock_key(live)):
+            closed = close_stale_runs(database)
     assert len(closed) == 1 and live not in closed
     reason = scalar(
         fresh,
@@ -103,7 +101,6 @@ def test_two_migrations_at_once_both_succeed_and_the_second_finds_the_work_done(
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    dispose_all()
     messages = sorted(getattr(outcome, "message", repr(outcome)) for outcome in outcomes)
     assert messages[0].startswith("already at ") and messages[1].startswith("upgraded empty database -> "), messages
 

@@ -14,7 +14,6 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.numbering.engine import ChainNumbering, EngineSettings
 from abdb.services.annotating.run import AnnotateOptions, annotate
 from abdb.services.importing.run import ImportOptions, import_fasta
@@ -39,7 +38,6 @@ DUPLICATE_RESULTS = (
 def queued(fresh: URL, tmp_path: Path) -> URL:
     settings = Settings(database_url=fresh, home=tmp_path)
     import_fasta(settings, [write_heavy_fasta(tmp_path / "heavy.fasta", antibodies(JOBS, seed=31))], ImportOptions())
-    dispose_all()
     return fresh
 
 
@@ -147,7 +145,6 @@ class _RequeueingEngine:
 def test_a_worker_writes_and_counts_only_the_jobs_it_still_holds(queued: URL, tmp_path: Path) -> None:
     settings = Settings(database_url=queued, home=tmp_path)
     report = annotate(settings, AnnotateOptions(limit=20, batch_size=10), engine=_RequeueingEngine(queued))
-    dispose_all()
     assert report.completed == report.failed == 0 and report.dropped == 20
     assert scalar(queued, "SELECT count(*) FROM external_tool_results") == 0
     assert _status(queued, "RUNNING") == 20  # the other claim's, untouched

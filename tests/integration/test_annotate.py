@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from abdb.cli.app import app
 from abdb.config import Settings
-from abdb.db.session import dispose_all
+from abdb.database import Database
 from abdb.domain.vocabulary import JobType
 from abdb.services.annotating.run import AnnotateOptions, annotate
 from abdb.services.importing.run import ImportOptions, import_fasta, import_legacy_json
@@ -34,7 +34,6 @@ ALL_SCHEMES = AnnotateOptions(schemes=("imgt", "kabat", "chothia"))
 def loaded(settings: Settings) -> Iterator[Settings]:
     import_fasta(settings, [CHAINS], ImportOptions())
     yield settings
-    dispose_all()
 
 
 def _rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -202,17 +201,17 @@ def test_two_workers_share_200_jobs_and_do_each_exactly_once(
     fasta = tmp_path / "many.fasta"
     fasta.write_text("".join(f">{a.name}|heavy\n{a.heavy.sequence}\n" for a in generate_antibodies(200, seed=3)))
     import_fasta(settings, [fasta], ImportOptions())
-    dispose_all()
     report = annotate(settings, AnnotateOptions(workers=2, batch_size=10))
-    dispose_all()
     assert (report.completed, report.failed, report.workers) == (200, 0, 2)
     assert _rows(engine, "SELECT status, count(*) FROM processing_jobs GROUP BY status") == [("COMPLETED", 200)]
     assert _rows(engine, "SELECT count(*), count(DISTINCT job_id) FROM external_tool_results") == [(200, 200)]
     assert _rows(engine, "SELECT count(*) FROM antibody_domains") == [(200,)]
 
 
-def test_stuck_and_failed_jobs_can_be_retried_and_pending_ones_cancelled(loaded: Settings, engine: Engine) -> None:
-    with UnitOfWork(loaded) as uow:  # a worker claims two jobs, then dies
+def test_stuck_and_failed_jobs_can_be_retried_and_pending_ones_cancelled(
+    loaded: Settings, database: Database, engine: Engine
+) -> None:
+    with UnitOfWork(database) as uow:  # a worker claims two jobs, then dies
         stuck = uow.jobs.claim(JobType.ANNOTATION, 2)
         uow.commit()
     report = annotate(loaded, AnnotateOptions())
@@ -234,7 +233,6 @@ def test_the_command_exits_9_when_jobs_failed_and_lists_them(loaded: Settings, d
     assert result.exit_code == 9, result.output
     assert "annotated 3 job(s), 2 failed" in result.stdout
     listed = runner.invoke(app, ["--database-url", url, "jobs", "--json"])
-    dispose_all()
     assert listed.exit_code == 0
     overview = json.loads(listed.stdout)
     assert ["ANNOTATION", "FAILED", 2] in overview["counts"]
@@ -249,13 +247,14 @@ def test_the_command_exits_9_when_jobs_failed_and_lists_them(loaded: Settings, d
 def test_import_with_annotate_numbers_right_away_and_reports_failed_jobs(database_url: URL, engine: Engine) -> None:
     url = database_url.render_as_string(hide_password=False)
     result = CliRunner().invoke(app, ["--database-url", url, "import", "fasta", str(CHAINS), "--annotate"])
-    dispose_all()
     assert result.exit_code == 9, result.output
     assert "5 inserted" in result.stdout and "annotated 3 job(s), 2 failed" in result.stdout
     assert _rows(engine, "SELECT count(*) FROM antibody_domains WHERE domain_type = 'VARIABLE'") == [(5,)]
 
 
-def test_two_claims_at_the_same_moment_never_share_a_job(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+def test_two_claims_at_the_same_moment_never_share_a_job(
+    settings: Settings, database: Database, engine: Engine, tmp_path: Path
+) -> None:
     fasta = tmp_path / "claims.fasta"
     fasta.write_text("".join(f">{a.name}|heavy\n{a.heavy.sequence}\n" for a in generate_antibodies(150, seed=9)))
     import_fasta(settings, [fasta], ImportOptions())
@@ -263,7 +262,7 @@ def test_two_claims_at_the_same_moment_never_share_a_job(settings: Settings, eng
     claimed: list[set[Any]] = []
 
     def claim() -> None:
-        with UnitOfWork(settings) as uow:
+        with UnitOfWork(database) as uow:
             barrier.wait()
             jobs = uow.jobs.claim(JobType.ANNOTATION, 100)
             time.sleep(0.3)  # hold the rows while the other claim runs
@@ -275,7 +274,6 @@ def test_two_claims_at_the_same_moment_never_share_a_job(settings: Settings, eng
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    dispose_all()
     first, second = claimed
     assert not first & second
     assert len(first | second) == 150
@@ -292,7 +290,6 @@ def test_a_partly_annotated_legacy_record_is_queued_and_annotation_keeps_its_con
     import_legacy_json(settings, [partial], ImportOptions())
     assert _rows(engine, "SELECT count(*) FROM processing_jobs WHERE status = 'PENDING'") == [(1,)]
     report = annotate(settings, AnnotateOptions())
-    dispose_all()
     assert report.completed == 1
     domains = _rows(
         engine,

@@ -11,7 +11,6 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from abdb.cli.app import app
-from abdb.db.session import dispose_all
 from abdb.domain.records import AntibodyRecord
 from abdb.io.legacy import read_legacy_antibodies
 from abdb.io.pairing import read_antibodies
@@ -59,7 +58,6 @@ def test_a_bad_file_exits_8_names_the_problem_and_loads_only_whole_good_antibodi
     errors = tmp_path / "rejects.jsonl"
     url = database_url.render_as_string(hide_password=False)
     result = CliRunner().invoke(app, ["--database-url", url, "import", command, str(path), "--errors", str(errors)])
-    dispose_all()
     assert result.exit_code == 8, result.output
     assert fixture in result.output
     assert EXPECTED[fixture] in result.output

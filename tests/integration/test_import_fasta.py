@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import Engine, text
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.io.pairing import read_antibodies
 from abdb.services.importing.run import ImportOptions, import_fasta
 
@@ -21,7 +20,6 @@ THERAPEUTICS = FIXTURES / "good_therapeutics.fasta"
 @pytest.fixture
 def import_settings(settings: Settings) -> Iterator[Settings]:
     yield settings
-    dispose_all()
 
 
 def _counts(engine: Engine) -> tuple[int, int, int]:

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from abdb.cli.app import app
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.services.importing.run import ImportOptions, import_legacy_json
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -31,7 +30,6 @@ TABLES = (
 @pytest.fixture
 def import_settings(settings: Settings) -> Iterator[Settings]:
     yield settings
-    dispose_all()
 
 
 def _rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -291,7 +289,6 @@ def test_the_json_summary_and_the_runs_listing_tell_what_an_import_did(database_
     summary = json.loads(imported.stdout)
     assert summary["files"][0]["inserted"] == 4 and summary["rows"] == 4 + 8 + 4
     listed = runner.invoke(app, ["--database-url", url, "import", "runs", "--json"])
-    dispose_all()
     assert listed.exit_code == 0, listed.output
     (run,) = json.loads(listed.stdout)
     assert (run["id"], run["command"], run["status"], run["inserted"]) == (
@@ -307,7 +304,6 @@ def test_a_file_piped_on_stdin_imports_under_the_name_stdin(database_url: URL, e
     url = database_url.render_as_string(hide_password=False)
     piped = (FIXTURES / "legacy_request.json").read_text()
     result = CliRunner().invoke(app, ["--database-url", url, "import", "legacy-json", "-"], input=piped)
-    dispose_all()
     assert result.exit_code == 0, result.output
     assert "<stdin>: 4 inserted" in result.stdout
     assert _rows(engine, "SELECT DISTINCT metadata->'import'->>'file' FROM antibody_sequences") == [("<stdin>",)]

@@ -12,7 +12,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.services.importing.run import ImportOptions, import_fasta
 from abdb.services.verify import VerifyOptions, verify
 
@@ -30,7 +29,6 @@ def _run_example() -> list[str]:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(_python_example(), "docs/python-api.md", "exec"), {})
-    dispose_all()
     return printed.getvalue().split()
 
 
@@ -46,7 +44,6 @@ def test_the_readme_example_run_twice_leaves_other_antibodies_jobs_alone_and_ver
 ) -> None:
     settings = Settings(database_url=database_url, home=tmp_path)
     import_fasta(settings, [THERAPEUTICS], ImportOptions())  # 60 antibodies, each with a PENDING job
-    dispose_all()
     monkeypatch.setenv("ABDB_DATABASE_URL", database_url.render_as_string(hide_password=False))
     first, second = _run_example(), _run_example()
     assert first == second == ["AKDRGYSSGWYFDY", "1", "1", "COMPLETED"]
@@ -57,7 +54,6 @@ def test_the_readme_example_run_twice_leaves_other_antibodies_jobs_alone_and_ver
         ).scalar()
     assert pending == 60 and examples == 1
     report = verify(settings, VerifyOptions())
-    dispose_all()
     assert not report.violations, [(r.check.name, r.examples) for r in report.violations]
 
 
@@ -70,7 +66,6 @@ def test_the_use_case_example_imports_annotates_and_verifies_a_file(
     monkeypatch.setenv("ABDB_DATABASE_URL", database_url.render_as_string(hide_password=False))
     monkeypatch.chdir(tmp_path)
     exec(compile(_python_example(1), "docs/python-api.md", "exec"), {})
-    dispose_all()
     with engine.connect() as connection:
         jobs = connection.execute(text("SELECT status, count(*) FROM processing_jobs GROUP BY status")).all()
         schemes = connection.execute(text("SELECT DISTINCT numbering_scheme FROM antibody_domains")).scalars().all()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, event, text
@@ -27,7 +26,7 @@ from abdb import (
     User,
 )
 from abdb.config import Settings
-from abdb.db.session import dispose_all, session_factory
+from abdb.database import Database
 from abdb.errors import ConfigurationError, ConflictError, DatabaseUnreachable, NotFoundError
 from abdb.unit_of_work import run_in_unit_of_work
 
@@ -44,12 +43,6 @@ REGIONS = [
     (RegionType.CDR3, 97, 110),
     (RegionType.FR4, 111, 121),
 ]
-
-
-@pytest.fixture
-def uow_settings(settings: Settings) -> Iterator[Settings]:
-    yield settings
-    dispose_all()
 
 
 def _antibody(
@@ -80,12 +73,12 @@ def _antibody(
     )
 
 
-def test_a_committed_antibody_is_read_back_whole(uow_settings: Settings) -> None:
-    with UnitOfWork(uow_settings) as uow:
+def test_a_committed_antibody_is_read_back_whole(database: Database) -> None:
+    with UnitOfWork(database) as uow:
         stored = uow.sequences.add(_antibody("adalimumab-like"))
         uow.jobs.enqueue(stored.id, JobType.ANNOTATION)
         uow.commit()
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         tree = uow.sequences.get_with_tree(stored.id)
         assert tree is not None
         regions = tree.chains[0].domains[0].regions
@@ -97,15 +90,15 @@ def test_a_committed_antibody_is_read_back_whole(uow_settings: Settings) -> None
         assert tree.id.version == 7
 
 
-def test_reading_a_whole_antibody_takes_a_fixed_number_of_queries(uow_settings: Settings, database_url: URL) -> None:
-    with UnitOfWork(uow_settings) as uow:
+def test_reading_a_whole_antibody_takes_a_fixed_number_of_queries(database: Database, database_url: URL) -> None:
+    with UnitOfWork(database) as uow:
         small = uow.sequences.add(_antibody("small"))
         big = _antibody("big")
         for i in range(5):
             big.chains.append(_antibody(f"extra{i}").chains.pop())
         uow.sequences.add(big)
         uow.commit()
-    engine = session_factory(uow_settings, database_url).kw["bind"]
+    engine = database.sessions().kw["bind"]
     counts = []
     for antibody in (small, big):
         statements: list[str] = []
@@ -114,7 +107,7 @@ def test_reading_a_whole_antibody_takes_a_fixed_number_of_queries(uow_settings: 
             statements.append(str(args[2]))
 
         event.listen(engine, "before_cursor_execute", listener)
-        with UnitOfWork(uow_settings) as uow:
+        with UnitOfWork(database) as uow:
             tree = uow.sequences.get_with_tree(antibody.id)
             assert tree is not None
             sum(len(d.regions) for c in tree.chains for d in c.domains)
@@ -125,27 +118,27 @@ def test_reading_a_whole_antibody_takes_a_fixed_number_of_queries(uow_settings: 
     assert counts[0] == counts[1] <= 6
 
 
-def test_a_unit_of_work_that_raises_leaves_nothing_behind(uow_settings: Settings) -> None:
-    with pytest.raises(ZeroDivisionError), UnitOfWork(uow_settings) as uow:
+def test_a_unit_of_work_that_raises_leaves_nothing_behind(database: Database) -> None:
+    with pytest.raises(ZeroDivisionError), UnitOfWork(database) as uow:
         uow.sequences.add(_antibody("doomed"))
         1 / 0  # noqa: B018
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         assert uow.sequences.count() == 0
         assert uow.chains.count() == 0
 
 
-def test_a_unit_of_work_without_commit_writes_nothing(uow_settings: Settings) -> None:
-    with UnitOfWork(uow_settings) as uow:
+def test_a_unit_of_work_without_commit_writes_nothing(database: Database) -> None:
+    with UnitOfWork(database) as uow:
         uow.sequences.add(_antibody("forgotten"))
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         assert uow.sequences.count() == 0
 
 
-def test_crud_get_many_update_delete_and_count(uow_settings: Settings) -> None:
-    with UnitOfWork(uow_settings) as uow:
+def test_crud_get_many_update_delete_and_count(database: Database) -> None:
+    with UnitOfWork(database) as uow:
         a, b, c = uow.sequences.add_all([_antibody("a"), _antibody("b"), _antibody("c", public=True)])
         uow.commit()
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         assert [s.name for s in uow.sequences.get_many([c.id, a.id])] == ["a", "c"]
         before = a.updated_at
         updated = uow.sequences.update(a.id, description="renamed")
@@ -157,21 +150,21 @@ def test_crud_get_many_update_delete_and_count(uow_settings: Settings) -> None:
         assert [s.name for s in uow.sequences.list_public()] == ["c"]
         assert uow.chains.count() == 2  # b's chain went with it
         uow.commit()
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         with pytest.raises(NotFoundError):
             uow.sequences.update(b.id, description="gone")
         with pytest.raises(ConfigurationError, match="no attribute colour"):
             uow.sequences.count(colour="red")
 
 
-def test_lookups_by_name_checksum_creator_and_cdr3(uow_settings: Settings) -> None:
+def test_lookups_by_name_checksum_creator_and_cdr3(database: Database) -> None:
     other = HEAVY.replace("AKDRGYSSGWYFDY", "AKDRGYSSGWYFDV")
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         user = uow.users.add(User(email="Ada@Example.org", username="ada"))
         uow.sequences.add(_antibody("one", creator=user.id))
         uow.sequences.add(_antibody("two", other))
         uow.commit()
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         assert [s.name for s in uow.sequences.find_by_name("two")] == ["two"]
         assert [s.name for s in uow.sequences.find_by_checksum("sum-one")] == ["one"]
         found_user = uow.users.find_by_email("ada@EXAMPLE.org")
@@ -186,25 +179,25 @@ def test_lookups_by_name_checksum_creator_and_cdr3(uow_settings: Settings) -> No
         assert len(uow.chains.of_type(ChainType.HEAVY)) == 2
 
 
-def test_a_duplicate_email_becomes_a_conflict_naming_the_record(uow_settings: Settings) -> None:
-    with UnitOfWork(uow_settings) as uow:
+def test_a_duplicate_email_becomes_a_conflict_naming_the_record(database: Database) -> None:
+    with UnitOfWork(database) as uow:
         uow.users.add(User(email="ada@example.org", username="ada"))
         uow.commit()
-    with pytest.raises(ConflictError, match=r"ada@example\.org"), UnitOfWork(uow_settings) as uow:
+    with pytest.raises(ConflictError, match=r"ada@example\.org"), UnitOfWork(database) as uow:
         uow.users.add(User(email="ADA@example.org", username="ada2"))
 
 
-def test_pagination_returns_every_row_once_while_rows_are_inserted(uow_settings: Settings) -> None:
-    with UnitOfWork(uow_settings) as uow:
+def test_pagination_returns_every_row_once_while_rows_are_inserted(database: Database) -> None:
+    with UnitOfWork(database) as uow:
         originals = {uow.sequences.add(AntibodySequence(name=f"s{i}")).id for i in range(40)}
         uow.commit()
     seen: list[uuid.UUID] = []
     after = None
     while True:
-        with UnitOfWork(uow_settings) as reader:
+        with UnitOfWork(database) as reader:
             page = reader.sequences.page(after=after, limit=7)
         seen.extend(s.id for s in page.items)
-        with UnitOfWork(uow_settings) as writer:
+        with UnitOfWork(database) as writer:
             writer.sequences.add(AntibodySequence(name="inserted meanwhile"))
             writer.commit()
         if page.is_last or len(seen) > 200:
@@ -215,8 +208,8 @@ def test_pagination_returns_every_row_once_while_rows_are_inserted(uow_settings:
     assert seen == sorted(seen)
 
 
-def test_two_workers_claiming_at_once_never_get_the_same_job(uow_settings: Settings) -> None:
-    with UnitOfWork(uow_settings) as uow:
+def test_two_workers_claiming_at_once_never_get_the_same_job(database: Database) -> None:
+    with UnitOfWork(database) as uow:
         sequence = uow.sequences.add(AntibodySequence(name="queue"))
         for _ in range(30):
             uow.jobs.enqueue(sequence.id, JobType.ANNOTATION)
@@ -227,7 +220,7 @@ def test_two_workers_claiming_at_once_never_get_the_same_job(uow_settings: Setti
     def worker(name: str) -> None:
         barrier.wait()
         while True:
-            with UnitOfWork(uow_settings) as uow:
+            with UnitOfWork(database) as uow:
                 job = uow.jobs.claim_next(JobType.ANNOTATION)
                 if job is None:
                     return
@@ -244,18 +237,18 @@ def test_two_workers_claiming_at_once_never_get_the_same_job(uow_settings: Setti
     assert not set(claimed["a"]) & set(claimed["b"])
     assert len(claimed["a"]) + len(claimed["b"]) == 30
     assert claimed["a"] and claimed["b"]
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         assert uow.jobs.counts_by_status() == {JobStatus.COMPLETED: 30}
 
 
-def test_job_lifecycle_records_timestamps_errors_and_tool_results(uow_settings: Settings) -> None:
-    with UnitOfWork(uow_settings) as uow:
+def test_job_lifecycle_records_timestamps_errors_and_tool_results(database: Database) -> None:
+    with UnitOfWork(database) as uow:
         sequence = uow.sequences.add(AntibodySequence(name="jobs"))
         first = uow.jobs.enqueue(sequence.id, JobType.ANNOTATION, {"scheme": "IMGT"})
         second = uow.jobs.enqueue(sequence.id, JobType.ANNOTATION)
         third = uow.jobs.enqueue(sequence.id, JobType.ALIGNMENT)
         uow.commit()
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         job = uow.jobs.claim_next(JobType.ANNOTATION)
         assert job is not None and job.id == first.id and job.status is JobStatus.RUNNING
         import datetime as dt
@@ -273,7 +266,7 @@ def test_job_lifecycle_records_timestamps_errors_and_tool_results(uow_settings: 
         failed = uow.jobs.mark_failed(uow.jobs.get_or_raise(second.id), "not an antibody")
         cancelled = uow.jobs.mark_cancelled(uow.jobs.get_or_raise(third.id))
         uow.commit()
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         done = uow.jobs.get_or_raise(first.id)
         assert done.completed_at is not None and done.started_at is not None
         assert done.completed_at >= done.started_at
@@ -286,7 +279,7 @@ def test_job_lifecycle_records_timestamps_errors_and_tool_results(uow_settings: 
         assert [j.id for j in uow.jobs.by_status(JobStatus.FAILED)] == [second.id]
 
 
-def test_a_unit_of_work_is_retried_after_its_connection_is_killed(uow_settings: Settings, engine: Engine) -> None:
+def test_a_unit_of_work_is_retried_after_its_connection_is_killed(database: Database, engine: Engine) -> None:
     attempts: list[int] = []
 
     def work(uow: UnitOfWork) -> uuid.UUID:
@@ -300,9 +293,9 @@ def test_a_unit_of_work_is_retried_after_its_connection_is_killed(uow_settings: 
         uow.commit()
         return sequence.id
 
-    stored = run_in_unit_of_work(work, uow_settings, backoff_seconds=0.01)
+    stored = run_in_unit_of_work(work, database, backoff_seconds=0.01)
     assert len(attempts) == 2
-    with UnitOfWork(uow_settings) as uow:
+    with UnitOfWork(database) as uow:
         assert [s.id for s in uow.sequences.find_by_name("survivor")] == [stored]
 
 
@@ -318,8 +311,7 @@ def test_an_unreachable_database_is_reported_after_bounded_retries(tmp_path: obj
         calls.append(1)
         return uow.sequences.count()
 
-    with pytest.raises(DatabaseUnreachable) as raised:
-        run_in_unit_of_work(work, settings, attempts=3, backoff_seconds=0.01)
+    with Database(settings) as unreachable, pytest.raises(DatabaseUnreachable) as raised:
+        run_in_unit_of_work(work, unreachable, attempts=3, backoff_seconds=0.01)
     assert len(calls) == 3
     assert "hidden" not in str(raised.value) and "abdb db up" in str(raised.value)
-    dispose_all()

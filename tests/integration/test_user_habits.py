@@ -12,7 +12,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.services import migrations
 from abdb.services.importing.run import ImportOptions, ImportProgress, import_fasta
 from tests.conftest import CliInvoker
@@ -179,7 +178,6 @@ def test_import_annotate_numbers_only_the_antibodies_of_this_import(
 def test_import_progress_reports_bytes_read_against_the_total(settings: Settings) -> None:
     steps: list[ImportProgress] = []
     import_fasta(settings, [THERAPEUTICS], ImportOptions(batch_size=7), steps.append)
-    dispose_all()
     size = THERAPEUTICS.stat().st_size
     assert {step.bytes_total for step in steps} == {size}
     assert steps[-1].bytes_read == size and sum(step.records for step in steps) == 60

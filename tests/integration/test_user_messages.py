@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from abdb import UnitOfWork
 from abdb.cli.app import app
 from abdb.config import Settings
+from abdb.database import Database
 from abdb.db.models import AntibodyChain, AntibodyDomain, AntibodyRegion, AntibodySequence
-from abdb.db.session import dispose_all
 from abdb.domain.vocabulary import ChainType, DomainType, NumberingScheme, RegionType
 from abdb.services.annotating.run import AnnotateOptions, AnnotateProgress, annotate
 from abdb.services.importing.run import ImportOptions, import_fasta
@@ -59,14 +59,12 @@ def test_migrate_messages_say_what_happened(cli: CliInvoker, empty_database_url:
     assert runner.invoke(app, ["migrate"], env=empty).exit_code == 0
     result = runner.invoke(app, ["migrate", "down", "base", "--yes"], env=empty)
     assert result.exit_code == 0 and "-> base" in result.output and "None" not in result.output
-    dispose_all()
 
 
 def test_two_annotation_workers_report_progress_against_the_total(settings: Settings) -> None:
     import_fasta(settings, [THERAPEUTICS], ImportOptions())
     steps: list[AnnotateProgress] = []
     report = annotate(settings, AnnotateOptions(workers=2, batch_size=10, limit=24), steps.append)
-    dispose_all()
     assert report.jobs == 24
     assert {step.total for step in steps} == {24}
     assert sum(step.jobs for step in steps) == 24  # the workers' jobs reach the parent's bar
@@ -99,10 +97,10 @@ def test_db_psql_passes_minus_h_to_psql(cli: CliInvoker, database_url: URL, capf
 
 
 def test_a_chains_domains_come_by_scheme_then_position_and_region_search_filters_by_scheme(
-    settings: Settings,
+    database: Database,
 ) -> None:
     heavy = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAK"
-    with UnitOfWork(settings) as uow:
+    with UnitOfWork(database) as uow:
         domains = [
             AntibodyDomain(
                 domain_type=DomainType.VARIABLE,
@@ -121,11 +119,10 @@ def test_a_chains_domains_come_by_scheme_then_position_and_region_search_filters
         )
         antibody = uow.sequences.add(AntibodySequence(name=f"order-{uuid.uuid4()}", chains=[chain]))
         uow.commit()
-    with UnitOfWork(settings) as uow:
+    with UnitOfWork(database) as uow:
         tree = uow.sequences.get_with_tree(antibody.id)
         kabat_hits = uow.sequences.search_regions("AK", scheme=NumberingScheme.KABAT)
         all_hits = uow.sequences.search_regions("AK")
-    dispose_all()
     assert tree is not None
     assert [d.numbering_scheme for d in tree.chains[0].domains] == [
         NumberingScheme.IMGT,

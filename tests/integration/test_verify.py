@@ -15,7 +15,6 @@ from typer.testing import CliRunner, Result
 
 from abdb.cli.app import app
 from abdb.config import Settings
-from abdb.db.session import dispose_all
 from abdb.domain.checks import CHECKS
 from abdb.services.annotating.run import AnnotateOptions, annotate
 from abdb.services.importing.run import ImportOptions, import_fasta, import_legacy_json
@@ -161,7 +160,6 @@ def populated_template(server_url: URL, template_url: URL, tmp_path_factory: pyt
     import_fasta(settings, [FIXTURES / "annotate_chains.fasta"], ImportOptions())
     annotate(settings, AnnotateOptions(schemes=("imgt", "kabat", "chothia")))
     import_legacy_json(settings, [FIXTURES / "legacy", *sorted(FIXTURES.glob("legacy_*.json"))], ImportOptions())
-    dispose_all()
     _admin(server_url, f'ALTER DATABASE "{url.database}" WITH ALLOW_CONNECTIONS false')
     yield str(url.database)
     _admin(server_url, f'ALTER DATABASE "{url.database}" WITH ALLOW_CONNECTIONS true')
@@ -177,7 +175,6 @@ def _verify(url: URL, *arguments: str) -> tuple[Result, dict[str, dict[str, obje
     result = CliRunner().invoke(
         app, ["--database-url", url.render_as_string(hide_password=False), "verify", "--format", "json", *arguments]
     )
-    dispose_all()
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]} if result.stdout.startswith("{") else {}
     return result, checks
 
@@ -245,7 +242,6 @@ def test_warnings_do_not_fail_unless_asked_and_junit_marks_only_failures(populat
     strict = CliRunner().invoke(
         app, ["--database-url", url, "verify", "--format", "junit", "--fail-on", "warning", "--output", str(report)]
     )
-    dispose_all()
     assert strict.exit_code == 10
     assert ElementTree.parse(report).getroot().find("testcase[@name='duplicates.content']/failure") is not None
 

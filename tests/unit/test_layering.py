@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "abdb"
-DATA_LAYER = ("db", "repositories", "unit_of_work.py")
+DATA_LAYER = ("db", "repositories", "unit_of_work.py", "database.py")
 
 
 def _imports(path: Path) -> set[str]:
@@ -45,3 +45,16 @@ def test_domain_and_io_stay_pure_python(module: Path) -> None:
     if module.relative_to(PACKAGE).parts[0] not in {"domain", "io"}:
         return
     assert not {name for name in _imports(module) if name.split(".")[0] in {"sqlalchemy", "psycopg", "alembic"}}
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_services_open_units_of_work_only_through_the_database_they_are_given(module: Path) -> None:
+    """The seam: a service gets a Database (its unit-of-work factory), so a test can hand it a fake one."""
+    if module.relative_to(PACKAGE).parts[0] != "services":
+        return
+    calls = {
+        node.func.id
+        for node in ast.walk(ast.parse(module.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    assert not calls & {"UnitOfWork", "session_factory", "build_engine", "database_url"}

@@ -30,12 +30,11 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from abdb.config import Settings
+from abdb.database import Database
 from abdb.errors import AbdbError, Interrupted, WorkerDied
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
 from abdb.services.annotating.worker import release, work
 from abdb.services.stopping import handle_sigterm_like_ctrl_c, signal_of
-from abdb.unit_of_work import release_connections
 
 POLL_SECONDS = 0.2
 EXIT_GRACE_SECONDS = 1.0  # for the last messages of a worker that has exited
@@ -57,9 +56,9 @@ class _Watch:
 
 
 def run_workers(
-    settings: Settings, options: AnnotateOptions, progress: Callable[[int], None], load_engine: EngineLoader
+    database: Database, options: AnnotateOptions, progress: Callable[[int], None], load_engine: EngineLoader
 ) -> AnnotateReport:
-    release_connections()  # no connection may cross the fork
+    database.dispose()  # no connection may cross the fork
     limit, count = options.limit, options.workers
     shares = [None if limit is None else limit // count + (index < limit % count) for index in range(count)]
     context: BaseContext = multiprocessing.get_context(
@@ -69,7 +68,7 @@ def run_workers(
     workers = [
         context.Process(  # type: ignore[attr-defined]
             target=_worker_main,
-            args=(index, settings, replace(options, workers=1, limit=share), messages, os.getpid(), load_engine),
+            args=(index, database, replace(options, workers=1, limit=share), messages, os.getpid(), load_engine),
             name=f"abdb-annotate-{index + 1}",
             daemon=True,
         )
@@ -77,7 +76,7 @@ def run_workers(
     ]
     for worker in workers:
         worker.start()
-    watch = _supervise(settings, workers, messages, progress)
+    watch = _supervise(database, workers, messages, progress)
     total = AnnotateReport()
     for report in watch.reports.values():
         total.add(report)
@@ -92,13 +91,13 @@ def run_workers(
     return total
 
 
-def _supervise(settings: Settings, workers: list[Any], messages: Any, progress: Callable[[int], None]) -> _Watch:
+def _supervise(database: Database, workers: list[Any], messages: Any, progress: Callable[[int], None]) -> _Watch:
     watch = _Watch()
     stop: int | None = None
     stop_at = checked_at = 0.0
     while not all(watch.settled(index) for index in range(len(workers))):
         if time.monotonic() - checked_at > POLL_SECONDS:  # however busy the queue is, a death is seen at once
-            _check_exits(settings, workers, watch)
+            _check_exits(database, workers, watch)
             checked_at = time.monotonic()
         try:
             kind, index, value = messages.get(timeout=POLL_SECONDS)
@@ -116,7 +115,7 @@ def _supervise(settings: Settings, workers: list[Any], messages: Any, progress: 
                         os.kill(worker.pid, stop)
             continue
         if kind == "claimed" and index in watch.dead:  # its last words, read after its death: release them too
-            release(settings, value)
+            release(database, value)
         elif kind == "claimed":
             watch.claims[index] = value
         elif kind == "written":
@@ -129,7 +128,7 @@ def _supervise(settings: Settings, workers: list[Any], messages: Any, progress: 
     return watch
 
 
-def _check_exits(settings: Settings, workers: list[Any], watch: _Watch) -> None:
+def _check_exits(database: Database, workers: list[Any], watch: _Watch) -> None:
     now = time.monotonic()
     for index, worker in enumerate(workers):
         if watch.settled(index) or worker.exitcode is None:
@@ -138,7 +137,7 @@ def _check_exits(settings: Settings, workers: list[Any], watch: _Watch) -> None:
         if worker.exitcode == 0 and now - exited < EXIT_GRACE_SECONDS:
             continue  # its report may still be on its way
         claims = watch.claims.pop(index, [])
-        released = release(settings, claims) if claims else 0
+        released = release(database, claims) if claims else 0
         watch.dead[index] = (
             f"worker {index + 1} of {len(workers)} (pid {worker.pid}) died: {_how(worker.exitcode)}; "
             f"{released} job(s) it had claimed are PENDING again"
@@ -154,14 +153,14 @@ def _how(exitcode: int) -> str:
 
 
 def _worker_main(
-    index: int, settings: Settings, options: AnnotateOptions, messages: Any, parent: int, load_engine: EngineLoader
+    index: int, database: Database, options: AnnotateOptions, messages: Any, parent: int, load_engine: EngineLoader
 ) -> None:
     handle_sigterm_like_ctrl_c()
     threading.Thread(target=_stop_when_orphaned, args=(parent,), name="abdb-worker-watchdog", daemon=True).start()
     try:
         engine, startup = load_engine()
         report = work(
-            settings,
+            database,
             options,
             engine,
             lambda jobs: messages.put(("written", index, jobs)),
@@ -178,7 +177,7 @@ def _worker_main(
         # without a traceback from inside multiprocessing's own exit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        release_connections()
+        database.dispose()
         if os.getppid() != parent:
             messages.cancel_join_thread()  # nobody reads what is queued: do not wait to flush it
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from abdb.backends import resolved
 from abdb.config import Settings
+from abdb.database import Database, using
 from abdb.domain.vocabulary import JobType
 from abdb.errors import ConfigurationError, Interrupted
 from abdb.numbering.engine import NumberingEngine
@@ -19,9 +19,7 @@ from abdb.services.annotating.pool import run_workers
 from abdb.services.annotating.report import AnnotateOptions, AnnotateProgress, AnnotateReport
 from abdb.services.annotating.worker import work
 from abdb.services.clock import align_ids_with_server
-from abdb.services.migrations import require_head
 from abdb.services.stopping import describe
-from abdb.unit_of_work import UnitOfWork
 
 __all__ = ["AnnotateOptions", "AnnotateProgress", "AnnotateReport", "annotate", "check_options", "default_engine"]
 
@@ -57,17 +55,27 @@ def check_options(options: AnnotateOptions) -> None:
 
 
 def annotate(
-    settings: Settings,
+    target: Database | Settings,
     options: AnnotateOptions,
     on_progress: Callable[[AnnotateProgress], None] | None = None,
     engine: NumberingEngine | None = None,
 ) -> AnnotateReport:
-    """Annotate pending jobs (of one import run, with ``import_run_id``) until none is left, or ``limit``."""
+    """Annotate pending jobs (of one import run, with ``import_run_id``) until none is left, or ``limit``.
+    ``target`` is the Database, or Settings to resolve one from."""
     check_options(options)
-    settings = resolved(settings)  # the backend is decided once, not per batch
-    require_head(settings, "annotation")
-    align_ids_with_server(settings)
-    with UnitOfWork(settings) as uow:
+    with using(target) as database:  # the backend is decided once, not per batch
+        return _annotate(database, options, on_progress, engine)
+
+
+def _annotate(
+    database: Database,
+    options: AnnotateOptions,
+    on_progress: Callable[[AnnotateProgress], None] | None,
+    engine: NumberingEngine | None,
+) -> AnnotateReport:
+    database.require_head("annotation")
+    align_ids_with_server(database)
+    with database.unit_of_work() as uow:
         total = uow.jobs.pending_count(JobType.ANNOTATION, options.import_run_id)
     total = total if options.limit is None else min(total, options.limit)
 
@@ -79,10 +87,10 @@ def annotate(
     progress(0)
     if options.workers == 1:
         engine, startup = (engine, 0.0) if engine is not None else _loaded_engine()
-        report = work(settings, options, engine, progress)
+        report = work(database, options, engine, progress)
         report.startup_seconds = startup
     else:
-        report = run_workers(settings, options, progress, _loaded_engine)
+        report = run_workers(database, options, progress, _loaded_engine)
     report.seconds = time.perf_counter() - started
     report.workers = options.workers
     if report.interrupted:

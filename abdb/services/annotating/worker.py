@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from abdb.config import Settings
+from abdb.database import Database
 from abdb.db.rows import row
 from abdb.domain.vocabulary import JobStatus, JobType
 from abdb.errors import AbdbError
@@ -27,7 +27,7 @@ from abdb.numbering.engine import NumberingEngine
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
 from abdb.services.annotating.rows import chain_rows
 from abdb.services.stopping import STOP_SIGNALS, signal_of, stop_signals_deferred
-from abdb.unit_of_work import UnitOfWork, release_connections, retry_transient
+from abdb.unit_of_work import retry_transient
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ Claim = tuple[uuid.UUID, uuid.UUID, dt.datetime]  # (job id, sequence id, starte
 
 
 def work(
-    settings: Settings,
+    database: Database,
     options: AnnotateOptions,
     engine: NumberingEngine,
     on_progress: Callable[[int], None] | None,
@@ -63,15 +63,15 @@ def work(
         while options.limit is None or report.jobs + report.dropped < options.limit:
             left = None if options.limit is None else options.limit - report.jobs - report.dropped
             wanted = options.batch_size if left is None else min(options.batch_size, left)
-            with stop_signals_deferred(), UnitOfWork(settings) as uow:  # a claim is committed and known, or neither
+            with stop_signals_deferred(), database.unit_of_work() as uow:  # a claim is committed and known, or neither
                 claimed = uow.jobs.claim(JobType.ANNOTATION, wanted, options.import_run_id)
                 uow.commit()
                 if on_claim and claimed:
                     on_claim([(job_id, started) for job_id, _, started in claimed])
             if not claimed:
                 break
-            batch, per_job = _number(settings, options, engine, claimed)
-            held = _write(settings, options, batch, {job_id: started for job_id, _, started in claimed})
+            batch, per_job = _number(database, options, engine, claimed)
+            held = _write(database, options, batch, {job_id: started for job_id, _, started in claimed})
             for job_id in held:  # counted once committed, and only what was written
                 report.add(per_job[job_id])
             report.dropped += len(claimed) - len(held)
@@ -81,30 +81,30 @@ def work(
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
         report.interrupted = True
         report.stop_signal = signal_of(stop)
-        _release_quietly(settings, claimed)
+        _release_quietly(database, claimed)
     except BaseException:
-        _release_quietly(settings, claimed)
+        _release_quietly(database, claimed)
         raise
     return report
 
 
-def _release_quietly(settings: Settings, claimed: list[Claim]) -> None:
+def _release_quietly(database: Database, claimed: list[Claim]) -> None:
     # a second Ctrl-C or SIGTERM (or the parent relaying the first) must not break off the clean-up itself
     previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOP_SIGNALS}
     try:
         if claimed:
-            release(settings, [(job_id, started) for job_id, _, started in claimed])
+            release(database, [(job_id, started) for job_id, _, started in claimed])
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
-def release(settings: Settings, claims: list[tuple[uuid.UUID, dt.datetime]]) -> int:
+def release(database: Database, claims: list[tuple[uuid.UUID, dt.datetime]]) -> int:
     """Best effort: the interrupt may have broken the pooled connection, so start from a new one. If even
     that fails, the jobs stay RUNNING and `abdb jobs retry` recovers them."""
-    release_connections()
+    database.dispose()
     try:
-        with UnitOfWork(settings) as uow:
+        with database.unit_of_work() as uow:
             count = uow.jobs.release(claims)
             uow.commit()
             return count
@@ -114,13 +114,13 @@ def release(settings: Settings, claims: list[tuple[uuid.UUID, dt.datetime]]) -> 
 
 
 def _number(
-    settings: Settings,
+    database: Database,
     options: AnnotateOptions,
     engine: NumberingEngine,
     claimed: list[Claim],
 ) -> tuple[BatchWrite, dict[uuid.UUID, AnnotateReport]]:
     """The batch's rows, and what each job would add to the report once written."""
-    with stop_signals_deferred(), UnitOfWork(settings) as uow:  # a signal lands between statements, not in one
+    with stop_signals_deferred(), database.unit_of_work() as uow:  # a signal lands between statements, not in one
         chains = uow.annotations.chains_of([sequence_id for _, sequence_id, _ in claimed])
     tool_input = {
         "schemes": list(options.schemes),
@@ -208,14 +208,14 @@ def _still_present(batch: BatchWrite, jobs: set[uuid.UUID], present: set[uuid.UU
 
 
 def _write(
-    settings: Settings, options: AnnotateOptions, batch: BatchWrite, claims: dict[uuid.UUID, dt.datetime]
+    database: Database, options: AnnotateOptions, batch: BatchWrite, claims: dict[uuid.UUID, dt.datetime]
 ) -> set[uuid.UUID]:
     """Write the batch for the jobs this worker still holds; return their ids."""
 
     def attempt() -> set[uuid.UUID]:
         # Ctrl-C waits for the write: arriving inside psycopg's pipeline (executemany) it would surface as a
         # broken connection instead of an interrupt (seen in CI: "cannot exit pipeline mode while busy").
-        with stop_signals_deferred(), UnitOfWork(settings) as uow:
+        with stop_signals_deferred(), database.unit_of_work() as uow:
             held = uow.jobs.lock_held([(outcome["job_id"], claims[outcome["job_id"]]) for outcome in batch.outcomes])
             chains = uow.annotations.lock_chains(batch.chain_ids)
             written = _still_present(batch, held, chains)

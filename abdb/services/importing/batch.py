@@ -10,12 +10,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from abdb.config import Settings
+from abdb.database import Database
 from abdb.domain.records import Rejection
 from abdb.services.importing.report import FileReport, ImportOptions, ImportReport
 from abdb.services.importing.rows import COLUMNS, PreparedRecord
 from abdb.services.stopping import stop_signals_deferred
-from abdb.unit_of_work import UnitOfWork, retry_transient
+from abdb.unit_of_work import retry_transient
 
 Item = PreparedRecord | Rejection
 
@@ -95,7 +95,7 @@ def classify(
 
 
 def load_batch(
-    settings: Settings,
+    database: Database,
     batch: list[Item],
     options: ImportOptions,
     file_report: FileReport,
@@ -110,18 +110,18 @@ def load_batch(
         for record in outcome.new + outcome.replacing:
             report.pairings[record.pairing] += 1
 
-    retry_transient(lambda: _write(settings, batch, options, report, count, budget))
+    retry_transient(lambda: _write(database, batch, options, report, count, budget))
 
 
 def _write(
-    settings: Settings,
+    database: Database,
     batch: list[Item],
     options: ImportOptions,
     report: ImportReport,
     count: Callable[[BatchOutcome], None],
     budget: int | None,
 ) -> None:
-    with UnitOfWork(settings) as uow:
+    with database.unit_of_work() as uow:
         names = {item.name for item in batch if not isinstance(item, Rejection)}
         stored: dict[str, list[StoredAntibody]] = {}
         if names:

@@ -10,9 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from abdb.config import Settings
+from abdb.database import Database, using
 from abdb.domain.records import DEFAULT_MIN_LENGTH, Pairing, Rejection
-from abdb.services.migrations import require_head
-from abdb.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -91,33 +90,35 @@ class ImportRunSummary:
     error_message: str | None
 
 
-def recent_runs(settings: Settings, limit: int = 20) -> list[ImportRunSummary]:
-    require_head(settings, "`abdb import runs`")
-    with UnitOfWork(settings) as uow:
-        return [
-            ImportRunSummary(
-                run.id,
-                run.command,
-                run.status.value,
-                run.started_at,
-                run.completed_at,
-                run.files,
-                run.options,
-                run.inserted,
-                run.unchanged,
-                run.conflicting,
-                run.rejected,
-                run.replaced,
-                run.error_message,
-            )
-            for run in uow.import_runs.recent(limit)
-        ]
+def recent_runs(target: Database | Settings, limit: int = 20) -> list[ImportRunSummary]:
+    with using(target) as database:
+        database.require_head("`abdb import runs`")
+        with database.unit_of_work() as uow:
+            return [
+                ImportRunSummary(
+                    run.id,
+                    run.command,
+                    run.status.value,
+                    run.started_at,
+                    run.completed_at,
+                    run.files,
+                    run.options,
+                    run.inserted,
+                    run.unchanged,
+                    run.conflicting,
+                    run.rejected,
+                    run.replaced,
+                    run.error_message,
+                )
+                for run in uow.import_runs.recent(limit)
+            ]
 
 
-def close_stale_runs(settings: Settings) -> list[uuid.UUID]:
+def close_stale_runs(target: Database | Settings) -> list[uuid.UUID]:
     """Mark FAILED the RUNNING import runs whose import is gone (killed, server stopped), with the reason."""
-    require_head(settings, "`abdb import runs --close-stale`")
-    with UnitOfWork(settings) as uow:
-        closed = uow.import_runs.close_stale()
-        uow.commit()
-        return closed
+    with using(target) as database:
+        database.require_head("`abdb import runs --close-stale`")
+        with database.unit_of_work() as uow:
+            closed = uow.import_runs.close_stale()
+            uow.commit()
+            return closed

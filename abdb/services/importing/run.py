@@ -19,8 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
-from abdb.backends import database_url, resolved
 from abdb.config import Settings
+from abdb.database import Database, using
 from abdb.db.connect import advisory_lock_held
 from abdb.domain.records import AntibodyRecord, Rejection
 from abdb.domain.vocabulary import JobStatus
@@ -36,9 +36,8 @@ from abdb.services.clock import align_ids_with_server
 from abdb.services.importing.batch import Item, load_batch
 from abdb.services.importing.report import FileReport, ImportOptions, ImportReport
 from abdb.services.importing.rows import LOADED_TABLES, RowContext, prepare
-from abdb.services.migrations import require_head
 from abdb.services.stopping import describe, signal_of
-from abdb.unit_of_work import UnitOfWork, analyze_tables
+from abdb.unit_of_work import analyze_tables
 
 __all__ = [
     "FileReport",
@@ -93,25 +92,25 @@ def refuse_outputs_among_inputs(input_format: InputFormat, paths: Iterable[Path]
 
 
 def import_fasta(
-    settings: Settings,
+    database: Database | Settings,
     paths: Iterable[Path],
     options: ImportOptions,
     on_progress: Callable[[ImportProgress], None] | None = None,
 ) -> ImportReport:
-    return import_files(settings, InputFormat.FASTA, paths, options, on_progress)
+    return import_files(database, InputFormat.FASTA, paths, options, on_progress)
 
 
 def import_legacy_json(
-    settings: Settings,
+    database: Database | Settings,
     paths: Iterable[Path],
     options: ImportOptions,
     on_progress: Callable[[ImportProgress], None] | None = None,
 ) -> ImportReport:
-    return import_files(settings, InputFormat.LEGACY_JSON, paths, options, on_progress)
+    return import_files(database, InputFormat.LEGACY_JSON, paths, options, on_progress)
 
 
 def import_files(
-    settings: Settings,
+    target: Database | Settings,
     input_format: InputFormat,
     paths: Iterable[Path],
     options: ImportOptions,
@@ -119,36 +118,45 @@ def import_files(
     stdin: IO[bytes] | None = None,
 ) -> ImportReport:
     """Import every file (``-`` is standard input, or ``stdin``); the run is recorded in ``import_runs``
-    (except for a dry run)."""
+    (except for a dry run). ``target`` is the Database to load into, or Settings to resolve one from."""
     if options.batch_size < 1:
         raise ConfigurationError("--batch-size must be at least 1")
     if options.max_errors is not None and options.max_errors < 1:
         raise ConfigurationError("--max-errors must be at least 1 (leave it out to never stop early)")
+    with using(target) as database:  # the backend is decided once, not per batch
+        return _import(database, input_format, paths, options, on_progress, stdin)
+
+
+def _import(
+    database: Database,
+    input_format: InputFormat,
+    paths: Iterable[Path],
+    options: ImportOptions,
+    on_progress: Callable[[ImportProgress], None] | None,
+    stdin: IO[bytes] | None,
+) -> ImportReport:
     reader, suffixes = READERS[input_format]
-    settings = resolved(settings)  # the backend is decided once, not per batch
-    require_head(settings, "an import")
-    skew = align_ids_with_server(settings)
+    database.require_head("an import")
+    skew = align_ids_with_server(database)
     with inputs.gathered_inputs(paths, suffixes, stdin) as found:
         report = ImportReport(dry_run=options.dry_run, skipped_files=[str(p) for p in found.skipped])
         report.hidden_files = found.hidden
         report.clock_skew_seconds = skew
         started = time.perf_counter()
-        creator_id = _creator(settings, options.created_by)
+        creator_id = _creator(database, options.created_by)
         if not options.dry_run:
-            with UnitOfWork(settings) as uow:
+            with database.unit_of_work() as uow:
                 report.run_id = uow.import_runs.start(input_format.value, asdict(options), creator_id)
                 uow.commit()
-        alive = (
-            advisory_lock_held(database_url(settings), run_lock_key(report.run_id)) if report.run_id else nullcontext()
-        )
+        alive = advisory_lock_held(database.url, run_lock_key(report.run_id)) if report.run_id else nullcontext()
         try:
             with alive:  # `abdb import runs --close-stale` tells a live run from a dead one by this lock
-                _load_all(settings, reader, found, options, creator_id, report, on_progress)
+                _load_all(database, reader, found, options, creator_id, report, on_progress)
                 if not options.dry_run and report.total("inserted") + report.total("replaced"):
-                    analyze_tables(settings, LOADED_TABLES)
+                    analyze_tables(database, LOADED_TABLES)
         except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
             number = signal_of(stop)
-            _finish_run(settings, report, JobStatus.CANCELLED, f"interrupted ({describe(number)})")
+            _finish_run(database, report, JobStatus.CANCELLED, f"interrupted ({describe(number)})")
             raise Interrupted(
                 f"interrupted {_how_far(report)}",
                 hint="run the same command again: what is stored is skipped",
@@ -156,14 +164,14 @@ def import_files(
             ) from None
         except (DatabaseUnreachable, CommitOutcomeUnknown) as error:  # the server stopped (a PANIC on a full
             # disk, say) or the connection went: say how far the import got, as for Ctrl-C
-            _finish_run(settings, report, JobStatus.FAILED, error.message)
+            _finish_run(database, report, JobStatus.FAILED, error.message)
             raise type(error)(f"{error.message}; the import stopped {_how_far(report)}", hint=error.hint) from None
         except BaseException as error:
-            _finish_run(settings, report, JobStatus.FAILED, str(error) or type(error).__name__)
+            _finish_run(database, report, JobStatus.FAILED, str(error) or type(error).__name__)
             raise
     report.seconds = time.perf_counter() - started
     stopped = f"stopped after {len(report.rejections)} rejections (--max-errors)" if report.stopped_early else None
-    _finish_run(settings, report, JobStatus.FAILED if stopped else JobStatus.COMPLETED, stopped)
+    _finish_run(database, report, JobStatus.FAILED if stopped else JobStatus.COMPLETED, stopped)
     return report
 
 
@@ -178,7 +186,7 @@ def _how_far(report: ImportReport) -> str:
 
 
 def _load_all(
-    settings: Settings,
+    database: Database,
     reader: Reader,
     found: inputs.InputFiles,
     options: ImportOptions,
@@ -200,7 +208,7 @@ def _load_all(
             file_started = time.perf_counter()
         if batch:
             budget = None if options.max_errors is None else options.max_errors - len(report.rejections)
-            load_batch(settings, batch, options, file_report, report, budget)
+            load_batch(database, batch, options, file_report, report, budget)
         file_report.seconds += time.perf_counter() - file_started
         file_started = time.perf_counter()
         if on_progress:
@@ -246,21 +254,21 @@ def _file_batches(
         yield *current, batch, position.bytes_read
 
 
-def _finish_run(settings: Settings, report: ImportReport, status: JobStatus, message: str | None) -> None:
+def _finish_run(database: Database, report: ImportReport, status: JobStatus, message: str | None) -> None:
     if report.run_id is None:
         return
     try:
-        with UnitOfWork(settings) as uow:
+        with database.unit_of_work() as uow:
             uow.import_runs.finish(report.run_id, status, report.files_as_dicts(), message)
             uow.commit()
     except AbdbError:  # the database went away: the run stays RUNNING, which `abdb verify` reports
         logger.debug("could not record the end of import run %s", report.run_id, exc_info=True)
 
 
-def _creator(settings: Settings, email: str | None) -> str | None:
+def _creator(database: Database, email: str | None) -> str | None:
     if email is None:
         return None
-    with UnitOfWork(settings) as uow:
+    with database.unit_of_work() as uow:
         user = uow.users.find_by_email(email)
         if user is None:
             raise ConfigurationError(f"--created-by {email}: no user with that email")

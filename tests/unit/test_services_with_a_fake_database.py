@@ -1,0 +1,239 @@
+"""The services' own logic, with a fake database that never connects (cosmicpython's fake unit of work).
+
+A service receives a ``Database`` and opens its units of work through it; here it receives a fake one whose
+repositories record what they were asked and whose units of work remember whether they were committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from abdb.domain.records import AntibodyRecord, ChainRecord, Rejection
+from abdb.domain.vocabulary import ChainType, JobStatus, JobType
+from abdb.errors import TransientConflict
+from abdb.services.annotating.report import AnnotateOptions
+from abdb.services.annotating.worker import work
+from abdb.services.importing.batch import load_batch
+from abdb.services.importing.report import FileReport, ImportOptions, ImportReport, close_stale_runs
+from abdb.services.importing.rows import COLUMNS, RowContext, prepare
+from abdb.services.jobs import cancel_jobs, retry_jobs
+
+HEAVY = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAK"
+CONTEXT = RowContext(public=False, creator_id=None, run_id=None, sha256="0" * 64)
+
+
+class Recorder:
+    """A repository that records every call and answers from ``answers`` (a value, or a function of the call)."""
+
+    def __init__(self, log: list[tuple[str, tuple[Any, ...]]], prefix: str, **answers: Any) -> None:
+        self._log, self._prefix, self._answers = log, prefix, answers
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._log.append((f"{self._prefix}.{name}", args + tuple(kwargs.items())))
+            answer = self._answers.get(name)
+            return answer(*args, **kwargs) if callable(answer) else answer
+
+        return call
+
+
+@dataclass
+class FakeUnitOfWork:
+    database: FakeDatabase
+    committed: bool = False
+
+    def __enter__(self) -> FakeUnitOfWork:
+        log = self.database.log
+        for name, answers in self.database.answers.items():
+            setattr(self, name, Recorder(log, name, **answers))
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.database.log.append(("commit" if self.committed else "rollback", ()))
+
+    def commit(self) -> None:
+        self.committed = True
+
+
+@dataclass
+class FakeDatabase:
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # repository -> method -> answer
+    log: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    heads_checked: list[str] = field(default_factory=list)
+    url: Any = None
+
+    def unit_of_work(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+    def require_head(self, what: str) -> None:
+        self.heads_checked.append(what)
+
+    def dispose(self) -> None:
+        self.log.append(("dispose", ()))
+
+    def calls(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for called, args in self.log if called == name]
+
+
+def _prepared(name: str, heavy: str = HEAVY) -> Any:
+    record = AntibodyRecord(name, (ChainRecord("heavy", ChainType.HEAVY, heavy, labelled=True),), "in.fasta", "line 1")
+    return prepare(record, CONTEXT)
+
+
+def _stored(*records: Any) -> Any:
+    return lambda names: [(r.name, r.checksum, False, r.labels) for r in records if r.name in names]
+
+
+# -- importing: one batch -------------------------------------------------------------------------------
+def test_a_batch_copies_new_antibodies_skips_unchanged_ones_and_counts_after_the_commit() -> None:
+    known, new = _prepared("known"), _prepared("new")
+    database = FakeDatabase({"bulk": {"stored_antibodies": _stored(known)}, "import_runs": {}})
+    report, file_report = ImportReport(run_id=uuid.uuid4()), FileReport("in.fasta")
+    load_batch(database, [known, new], ImportOptions(), file_report, report)  # type: ignore[arg-type]
+    assert database.calls("bulk.lock_imports") == [()]  # the shared lock before the names are compared
+    copied = database.calls("bulk.copy_text")
+    assert [table for table, _, _ in copied] == [t for t, _ in COLUMNS.items() if new.text[list(COLUMNS).index(t)]]
+    assert all("known" not in text for _, _, text in copied)
+    assert (file_report.inserted, file_report.unchanged, report.rows) == (1, 1, new.rows)
+    [(run_id, counters)] = database.calls("import_runs.record_batch")
+    assert run_id == report.run_id and (counters["inserted"], counters["unchanged"], counters["replaced"]) == (1, 1, 0)
+    assert database.log[-1] == ("commit", ())
+
+
+def test_a_dry_run_batch_counts_what_it_would_store_and_commits_nothing() -> None:
+    database = FakeDatabase({"bulk": {"stored_antibodies": _stored()}, "import_runs": {}})
+    report, file_report = ImportReport(dry_run=True), FileReport("in.fasta")
+    load_batch(
+        database, [_prepared("a"), _prepared("b", HEAVY + "S")], ImportOptions(dry_run=True), file_report, report
+    )  # type: ignore[arg-type]
+    assert file_report.inserted == 2
+    assert [name for name, _ in database.log if name in ("commit", "rollback")] == ["rollback"]
+
+
+def test_replace_deletes_the_stored_antibody_in_the_same_unit_of_work_as_the_new_copy() -> None:
+    old, changed = _prepared("x"), _prepared("x", HEAVY + "S")
+    database = FakeDatabase({"bulk": {"stored_antibodies": _stored(old)}, "import_runs": {}})
+    file_report = FileReport("in.fasta")
+    load_batch(database, [changed], ImportOptions(replace=True), file_report, ImportReport())  # type: ignore[arg-type]
+    order = [name for name, _ in database.log]
+    assert order.index("bulk.delete_by_names") < order.index("bulk.copy_text") < order.index("commit")
+    assert file_report.replaced == 1 and order.count("commit") == 1
+
+
+def test_a_batch_of_rejections_alone_takes_no_lock_and_copies_nothing() -> None:
+    database = FakeDatabase({"bulk": {}, "import_runs": {}})
+    file_report = FileReport("in.fasta")
+    rejection = Rejection("in.fasta", "line 3", "bad", "validate", "too short")
+    report = ImportReport()
+    load_batch(database, [rejection], ImportOptions(), file_report, report)  # type: ignore[arg-type]
+    assert not database.calls("bulk.lock_imports") and not database.calls("bulk.copy_text")
+    assert file_report.rejected == 1 and report.rejections == [rejection]
+
+
+def test_a_deadlocked_batch_is_run_again_whole_and_counted_once() -> None:
+    attempts: list[int] = []
+
+    def stored(names: set[str]) -> list[Any]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise TransientConflict("transaction rolled back (40P01): deadlock detected")
+        return []
+
+    database = FakeDatabase({"bulk": {"stored_antibodies": stored}, "import_runs": {}})
+    file_report = FileReport("in.fasta")
+    load_batch(database, [_prepared("a")], ImportOptions(), file_report, ImportReport())  # type: ignore[arg-type]
+    assert len(attempts) == 2 and file_report.inserted == 1
+    assert [name for name, _ in database.log if name in ("commit", "rollback")] == ["rollback", "commit"]
+
+
+# -- the job queue seen from the command line ------------------------------------------------------------
+def test_retry_and_cancel_check_the_schema_first_and_commit_what_the_queue_did() -> None:
+    database = FakeDatabase({"jobs": {"requeue": 3, "cancel_pending": 2}})
+    assert retry_jobs(database, failed=False, running_for=dt.timedelta(minutes=5)) == 3  # type: ignore[arg-type]
+    assert cancel_jobs(database) == 2  # type: ignore[arg-type]
+    assert database.heads_checked == ["`abdb jobs retry`", "`abdb jobs cancel`"]
+    assert database.calls("jobs.requeue") == [
+        (
+            JobType.ANNOTATION,
+            ("failed", False),
+            ("running_for", dt.timedelta(minutes=5)),
+            ("cancelled", False),
+            ("completed", False),
+        )
+    ]
+    assert [name for name, _ in database.log].count("commit") == 2
+
+
+def test_close_stale_runs_returns_what_the_repository_closed_and_commits() -> None:
+    closed = [uuid.uuid4()]
+    database = FakeDatabase({"import_runs": {"close_stale": closed}})
+    assert close_stale_runs(database) == closed  # type: ignore[arg-type]
+    assert database.log[-1] == ("commit", ())
+
+
+# -- annotation: one worker's loop -------------------------------------------------------------------------
+class FailingEngine:
+    name, version = "fake", "0"
+
+    def number(self, sequences: list[str], settings: Any) -> list[Any]:
+        raise RuntimeError("no HMMs here")
+
+
+def test_a_worker_counts_only_the_jobs_it_still_held_at_the_write() -> None:
+    sequence = uuid.uuid4()
+    started = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    jobs = [(uuid.uuid4(), sequence, started), (uuid.uuid4(), sequence, started)]
+    claims = iter([jobs, []])
+    kept = {jobs[0][0]}  # the other job was re-queued by someone else since the claim
+    database = FakeDatabase(
+        {
+            "jobs": {"claim": lambda *_: next(claims), "lock_held": lambda pairs: kept},
+            "annotations": {
+                "chains_of": lambda ids: {sequence: [(uuid.uuid4(), "heavy", HEAVY)]},
+                "lock_chains": set(),
+            },
+        }
+    )
+    report = work(database, AnnotateOptions(batch_size=5), FailingEngine(), None)  # type: ignore[arg-type]
+    assert (report.jobs, report.failed, report.dropped) == (1, 1, 1)
+    [finished] = database.calls("jobs.finish")
+    assert [(o["job_id"], o["new_status"]) for o in finished[0]] == [(jobs[0][0], JobStatus.FAILED)]
+    assert "engine: RuntimeError: no HMMs here" in finished[0][0]["error_message"]
+
+
+def test_an_interrupted_worker_puts_its_claim_back_and_reports_the_stop() -> None:
+    sequence = uuid.uuid4()
+    job = (uuid.uuid4(), sequence, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+    def chains_of(ids: list[uuid.UUID]) -> Any:
+        raise KeyboardInterrupt
+
+    database = FakeDatabase({"jobs": {"claim": [job], "release": 1}, "annotations": {"chains_of": chains_of}})
+    report = work(database, AnnotateOptions(), SimpleNamespace(name="fake"), None)  # type: ignore[arg-type]
+    assert report.interrupted and report.jobs == 0
+    assert database.calls("jobs.release") == [([(job[0], job[2])],)]
+    assert ("dispose", ()) in database.log  # a fresh connection for the release: the interrupt may have broken one
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_a_worker_claims_no_more_than_its_limit(limit: int) -> None:
+    asked: list[int] = []
+
+    def claim(job_type: JobType, wanted: int, run: Any) -> list[Any]:
+        asked.append(wanted)
+        return [(uuid.uuid4(), uuid.uuid4(), dt.datetime.now(dt.UTC)) for _ in range(wanted)]
+
+    database = FakeDatabase(
+        {
+            "jobs": {"claim": claim, "lock_held": lambda pairs: {job for job, _ in pairs}},
+            "annotations": {"chains_of": lambda ids: {i: [] for i in ids}, "lock_chains": set()},
+        }
+    )
+    report = work(database, AnnotateOptions(batch_size=2, limit=limit), FailingEngine(), None)  # type: ignore[arg-type]
+    assert sum(asked) == limit and report.jobs == limit
