@@ -57,4 +57,4 @@ def test_services_open_units_of_work_only_through_the_database_they_are_given(mo
         for node in ast.walk(ast.parse(module.read_text()))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     }
-    assert not calls & {"UnitOfWork", "session_factory", "build_engine", "database_url"}
+    assert not calls & {"UnitOfWork", "sessionmaker", "build_engine", "create_engine"}
