@@ -30,6 +30,7 @@ ROWS: dict[str, tuple[str, ...]] = {
     ),
     "antibody_domains": (
         "id",
+        "antibody_sequence_id",
         "chain_id",
         "domain_type",
         "numbering_scheme",
@@ -38,7 +39,15 @@ ROWS: dict[str, tuple[str, ...]] = {
         "end_position",
         "numbering",
     ),
-    "antibody_regions": ("id", "domain_id", "region_type", "sequence", "start_position", "end_position"),
+    "antibody_regions": (
+        "id",
+        "antibody_sequence_id",
+        "domain_id",
+        "region_type",
+        "sequence",
+        "start_position",
+        "end_position",
+    ),
     "sequence_features": (
         "id",
         "sequence_id",
@@ -53,7 +62,9 @@ ROWS: dict[str, tuple[str, ...]] = {
         "metadata",
     ),
     "processing_jobs": ("id", "sequence_id", "job_type", "status", "input_data"),
+    "job_queue": ("bucket", "job_id", "sequence_id", "job_type", "import_run_id"),
     "external_tool_results": (
+        "antibody_sequence_id",
         "job_id",
         "tool_name",
         "tool_version",
@@ -72,6 +83,7 @@ IMPORTED_TABLES = (
     "antibody_regions",
     "sequence_features",
     "processing_jobs",
+    "job_queue",
 )
 _COLUMN_SETS = {table: frozenset(columns) for table, columns in ROWS.items()}
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from abdb.db.models import (
@@ -18,7 +18,6 @@ from abdb.db.models import (
     AntibodyDomain,
     AntibodyRegion,
     ExternalToolResult,
-    ProcessingJob,
     SequenceFeature,
 )
 from abdb.domain.vocabulary import DomainType
@@ -28,11 +27,7 @@ DOMAINS: Table = AntibodyDomain.__table__  # type: ignore[assignment]
 REGIONS: Table = AntibodyRegion.__table__  # type: ignore[assignment]
 FEATURES: Table = SequenceFeature.__table__  # type: ignore[assignment]
 CHAINS: Table = AntibodyChain.__table__  # type: ignore[assignment]
-JOBS: Table = ProcessingJob.__table__  # type: ignore[assignment]
 TOOL_RESULTS: Table = ExternalToolResult.__table__  # type: ignore[assignment]
-
-
-_RUN_FILTER = "AND EXISTS (SELECT 1 FROM antibody_sequences s WHERE s.id = j.sequence_id AND s.import_run_id = :run) "
 
 
 class AnnotationRepository:
@@ -50,23 +45,18 @@ class AnnotationRepository:
             found[sequence_id].append((chain_id, name, sequence))
         return found
 
-    def lock_chains(self, chain_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-        """Share-lock the chains that still exist (an `import --replace` may have deleted some since the claim)."""
-        return set(
-            self.session.scalars(select(CHAINS.c.id).where(CHAINS.c.id.in_(chain_ids)).with_for_update(read=True))
-        )
-
     def replace_domains(
         self,
-        chain_ids: Iterable[uuid.UUID],
+        chain_keys: Iterable[tuple[uuid.UUID, uuid.UUID]],
         schemes: Iterable[str],
         domains: list[dict[str, Any]],
         regions: list[dict[str, Any]],
     ) -> None:
-        """Delete the chains' domains of these schemes (their regions go by cascade), then insert the new ones."""
+        """Delete the chains' domains of these schemes (their regions go by cascade), then insert the new ones.
+        Chains are named by (antibody id, chain id): on Citus each antibody's shard."""
         self.session.execute(
             delete(DOMAINS).where(
-                DOMAINS.c.chain_id.in_(list(chain_ids)),
+                tuple_(DOMAINS.c.antibody_sequence_id, DOMAINS.c.chain_id).in_(list(chain_keys)),
                 DOMAINS.c.numbering_scheme.in_(list(schemes)),
                 # what the engine produces; constant domains (from legacy files) are not its to replace
                 DOMAINS.c.domain_type.in_([DomainType.VARIABLE.value, DomainType.LINKER.value]),
@@ -77,19 +67,23 @@ class AnnotationRepository:
         if regions:
             self.session.execute(insert(REGIONS), regions)
 
-    def replace_features(self, chain_ids: Iterable[uuid.UUID], source: str, features: list[dict[str, Any]]) -> None:
+    def replace_features(
+        self, chain_keys: Iterable[tuple[uuid.UUID, uuid.UUID]], source: str, features: list[dict[str, Any]]
+    ) -> None:
         self.session.execute(
-            delete(FEATURES).where(FEATURES.c.chain_id.in_(list(chain_ids)), FEATURES.c.source == source)
+            delete(FEATURES).where(
+                tuple_(FEATURES.c.sequence_id, FEATURES.c.chain_id).in_(list(chain_keys)), FEATURES.c.source == source
+            )
         )
         if features:
             self.session.execute(insert(FEATURES), features)
 
     def set_chain_types(self, changes: list[dict[str, Any]]) -> None:
-        """[{chain_id, chain_type, locus}, ...] in one executemany."""
+        """[{sequence_id, chain_id, chain_type, locus}, ...] in one executemany, each row by its antibody key."""
         if changes:
             self.session.execute(
                 update(CHAINS)
-                .where(CHAINS.c.id == bindparam("chain_id"))
+                .where(CHAINS.c.antibody_sequence_id == bindparam("sequence_id"), CHAINS.c.id == bindparam("chain_id"))
                 .values(chain_type=bindparam("chain_type"), locus=bindparam("locus")),
                 changes,
             )

@@ -37,7 +37,9 @@ class BaseRepository(Generic[M]):
         self.session = session
 
     def get(self, id_: uuid.UUID) -> M | None:
-        return self.session.get(self.model, id_)
+        """The row with this id. Ids are UUIDv7, unique by themselves; the primary key of a table of the tree is
+        ``(antibody key, id)``, so this reads by ``id`` alone (on Citus: every shard)."""
+        return self.session.scalars(select(self.model).where(self.model.id == id_)).one_or_none()
 
     def get_or_raise(self, id_: uuid.UUID) -> M:
         found = self.get(id_)

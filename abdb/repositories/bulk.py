@@ -59,9 +59,18 @@ class BulkLoader:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def delete_by_names(self, names: Iterable[str]) -> int:
-        """Delete antibodies (and, by cascade, everything under them) by name: for ``--replace``."""
+        """Delete antibodies (and, by cascade, everything under them) by name: for ``--replace``. Their queue
+        rows go too (the queue has no foreign key: it is distributed apart from the tree on Citus)."""
+        names = list(set(names))
+        self.session.execute(
+            text(
+                "DELETE FROM job_queue WHERE sequence_id IN "
+                "(SELECT id FROM antibody_sequences WHERE name = ANY(CAST(:names AS text[])))"
+            ),
+            {"names": names},
+        )
         result = self.session.execute(
-            text("DELETE FROM antibody_sequences WHERE name = ANY(CAST(:names AS text[]))"), {"names": list(set(names))}
+            text("DELETE FROM antibody_sequences WHERE name = ANY(CAST(:names AS text[]))"), {"names": names}
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

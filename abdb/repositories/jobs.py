@@ -1,6 +1,12 @@
 """The one job queue: enqueue and claim (one job, or a batch with FOR UPDATE SKIP LOCKED), finish, release,
 requeue, cancel, counts and recent jobs, for the annotation workers, `abdb jobs` and the Python API alike;
-and the tool results of each job."""
+and the tool results of each job.
+
+A PENDING job has one row in ``job_queue`` (bucket, job): a claim takes rows of one bucket at a time with
+``FOR UPDATE SKIP LOCKED`` — on Citus one shard, where row locks work — then marks their jobs RUNNING by
+their antibody key. Every statement about given jobs names ``(sequence_id, id)``: on Citus it goes to the
+shard of each antibody. Whatever makes a job PENDING again puts it back in the queue, in the same statement.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, func, literal_column, or_, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from abdb.db.models import AntibodySequence, ExternalToolResult, ProcessingJob
+from abdb.db.models import AntibodySequence, ExternalToolResult, ProcessingJob, QueuedJob
+from abdb.domain.queue import bucket_of, bucket_sql
 from abdb.domain.vocabulary import JobStatus, JobType
 from abdb.errors import ConflictError
 from abdb.repositories.base import BaseRepository
@@ -18,6 +26,8 @@ from abdb.repositories.base import BaseRepository
 FINISHED = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
 JOBS: Table = ProcessingJob.__table__  # type: ignore[assignment]
 _RUN_FILTER = "AND EXISTS (SELECT 1 FROM antibody_sequences s WHERE s.id = j.sequence_id AND s.import_run_id = :run) "
+QUEUE: Table = QueuedJob.__table__  # type: ignore[assignment]
+SEQUENCES: Table = AntibodySequence.__table__  # type: ignore[assignment]
 
 
 class ProcessingJobRepository(BaseRepository[ProcessingJob]):
@@ -26,32 +36,30 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
     def enqueue(
         self, sequence_id: uuid.UUID, job_type: JobType, input_data: dict[str, Any] | None = None
     ) -> ProcessingJob:
-        return self.add(
+        job = self.add(
             ProcessingJob(sequence_id=sequence_id, job_type=job_type, status=JobStatus.PENDING, input_data=input_data)
         )
-
-    def claim_next(self, job_type: JobType) -> ProcessingJob | None:
-        """Take the oldest pending job and mark it RUNNING.
-
-        ``FOR UPDATE SKIP LOCKED`` makes concurrent workers skip rows another transaction holds, so no job
-        is handed out twice; the claim is durable once the caller commits.
-        """
-        query = (
-            select(ProcessingJob)
-            .where(ProcessingJob.status == JobStatus.PENDING, ProcessingJob.job_type == job_type)
-            .order_by(ProcessingJob.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+        run = self.session.scalar(select(AntibodySequence.import_run_id).where(AntibodySequence.id == sequence_id))
+        self.session.add(
+            QueuedJob(
+                bucket=bucket_of(job.id), job_id=job.id, sequence_id=sequence_id, job_type=job_type, import_run_id=run
+            )
         )
-        job = self.session.scalars(query).one_or_none()
-        if job is None:
-            return None
-        job.status = JobStatus.RUNNING
-        job.started_at = self._now()
-        job.completed_at = None
-        job.error_message = None
         self.session.flush()
         return job
+
+    def claim_next(self, job_type: JobType) -> ProcessingJob | None:
+        """Take the oldest pending job and mark it RUNNING; the claim is durable once the caller commits.
+        ``FOR UPDATE SKIP LOCKED`` (in the job's queue bucket): concurrent workers never receive the same job."""
+        claimed = self.claim(job_type, 1)
+        if not claimed:
+            return None
+        job_id, sequence_id, _ = claimed[0]
+        return self.session.scalars(
+            select(ProcessingJob)
+            .where(ProcessingJob.sequence_id == sequence_id, ProcessingJob.id == job_id)
+            .execution_options(populate_existing=True)
+        ).one()
 
     def mark_running(self, job: ProcessingJob) -> ProcessingJob:
         return self._transition(job, JobStatus.RUNNING, started=True)
@@ -80,6 +88,7 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
         error_details: dict[str, Any] | None = None,
     ) -> ExternalToolResult:
         result = ExternalToolResult(
+            antibody_sequence_id=job.sequence_id,
             job_id=job.id,
             tool_name=tool_name,
             tool_version=tool_version,
@@ -101,37 +110,91 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
         return {JobStatus(status): int(count) for status, count in rows}
 
     # -- the queue, for workers and `abdb jobs`: set-based, FOR UPDATE SKIP LOCKED ----------------------
-    def lock_held(self, claims: list[tuple[uuid.UUID, dt.datetime]]) -> set[uuid.UUID]:
-        """Lock the jobs that are still this claim's (RUNNING, same started_at: not deleted by an `import
-        --replace`, re-queued by `jobs retry` or finished by another worker since) and return their ids: only
-        those get results."""
+    def lock_held(self, claims: list[tuple[uuid.UUID, uuid.UUID, dt.datetime]]) -> set[uuid.UUID]:
+        """Lock the jobs that are still this claim's — (job id, sequence id, started_at): RUNNING, same
+        started_at, so not deleted by an `import --replace`, re-queued by `jobs retry` or finished by another
+        worker since — and return their ids: only those get results. An UPDATE, not SELECT … FOR UPDATE: on
+        Citus row locks of many antibodies (many shards) can only be taken by a modification. Holding the job
+        also holds its antibody's chains: deleting them would delete the job first."""
+        if not claims:
+            return set()
+        keys = [(sequence_id, job_id, started) for job_id, sequence_id, started in claims]
         return set(
             self.session.scalars(
-                select(JOBS.c.id)
-                .where(tuple_(JOBS.c.id, JOBS.c.started_at).in_(claims), JOBS.c.status == JobStatus.RUNNING.value)
-                .with_for_update()
+                update(JOBS)
+                .where(
+                    tuple_(JOBS.c.sequence_id, JOBS.c.id, JOBS.c.started_at).in_(keys),
+                    JOBS.c.status == JobStatus.RUNNING.value,
+                )
+                .values(status=JOBS.c.status)
+                .returning(JOBS.c.id)
             )
         )
 
     def claim(
         self, job_type: JobType, limit: int, import_run_id: uuid.UUID | None = None
     ) -> list[tuple[uuid.UUID, uuid.UUID, dt.datetime]]:
-        """Mark up to ``limit`` pending jobs RUNNING and return (job id, sequence id, started_at); with
-        ``import_run_id``, only jobs of antibodies that import run stored. ``started_at`` identifies this
-        claim: a job re-queued and claimed again has another.
+        """Mark up to ``limit`` pending jobs RUNNING, oldest first, and return (job id, sequence id,
+        started_at); with ``import_run_id``, only jobs of antibodies that import run stored. ``started_at``
+        identifies this claim: a job re-queued and claimed again has another.
 
-        ``FOR UPDATE SKIP LOCKED``: concurrent workers never receive the same job.
+        The oldest PENDING jobs are read without locks, then taken from their queue buckets, one statement
+        per bucket with ``FOR UPDATE SKIP LOCKED`` (on Citus: one shard each): concurrent workers never
+        receive the same job, and a job another worker holds is passed over for the next oldest.
         """
+        claimed: list[tuple[uuid.UUID, uuid.UUID, dt.datetime]] = []
+        passed: list[uuid.UUID] = []
+        while len(claimed) < limit:
+            candidates = self.session.scalars(
+                text(
+                    "SELECT j.id FROM processing_jobs j WHERE j.status = 'PENDING' AND j.job_type = :job_type "
+                    f"{_RUN_FILTER if import_run_id else ''}AND NOT (j.id = ANY(CAST(:passed AS uuid[]))) "
+                    "ORDER BY j.id LIMIT :limit"
+                ),
+                {"job_type": job_type.value, "run": import_run_id, "passed": passed, "limit": limit - len(claimed)},
+            ).all()
+            if not candidates:
+                break
+            passed += candidates
+            by_bucket: dict[int, list[uuid.UUID]] = {}
+            for job_id in candidates:
+                by_bucket.setdefault(bucket_of(job_id), []).append(job_id)
+            for bucket, job_ids in sorted(by_bucket.items()):
+                taken = self.session.execute(
+                    text(
+                        "DELETE FROM job_queue WHERE bucket = :bucket AND job_id IN (SELECT job_id FROM job_queue "
+                        "WHERE bucket = :bucket AND job_id = ANY(CAST(:ids AS uuid[])) FOR UPDATE SKIP LOCKED) "
+                        "RETURNING sequence_id, job_id"
+                    ),
+                    {"bucket": bucket, "ids": job_ids},
+                ).all()
+                if taken:
+                    claimed += self._mark_running([(row[0], row[1]) for row in taken])
+        return sorted(claimed)
+
+    def _mark_running(self, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> list[tuple[uuid.UUID, uuid.UUID, dt.datetime]]:
         rows = self.session.execute(
-            text(
-                "UPDATE processing_jobs SET status = 'RUNNING', started_at = now(), completed_at = NULL, "
-                "error_message = NULL WHERE id IN (SELECT j.id FROM processing_jobs j WHERE j.status = 'PENDING' "
-                f"AND j.job_type = :job_type {_RUN_FILTER if import_run_id else ''}"
-                "ORDER BY j.id LIMIT :limit FOR UPDATE OF j SKIP LOCKED) RETURNING id, sequence_id, started_at"
-            ),
-            {"job_type": job_type.value, "limit": limit, "run": import_run_id},
+            update(JOBS)
+            .where(tuple_(JOBS.c.sequence_id, JOBS.c.id).in_(keys), JOBS.c.status == JobStatus.PENDING.value)
+            .values(status=JobStatus.RUNNING.value, started_at=func.now(), completed_at=None, error_message=None)
+            .returning(JOBS.c.id, JOBS.c.sequence_id, JOBS.c.started_at)
         ).all()
-        return sorted((row[0], row[1], row[2]) for row in rows)
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def queue_unqueued(self, job_type: JobType) -> int:
+        """Give PENDING jobs without a queue row (made PENDING by plain SQL, or by an older abdb) their row;
+        return how many. A set-based anti-join, run once before a claiming run."""
+        result = self.session.execute(
+            text(
+                "INSERT INTO job_queue (bucket, job_id, sequence_id, job_type, import_run_id) "
+                f"SELECT {bucket_sql('j.id')}, j.id, j.sequence_id, j.job_type, s.import_run_id "
+                "FROM processing_jobs j JOIN antibody_sequences s ON s.id = j.sequence_id "
+                "WHERE j.status = 'PENDING' AND j.job_type = :job_type AND NOT EXISTS (SELECT 1 FROM job_queue q "
+                f"WHERE q.bucket = {bucket_sql('j.id')} AND q.job_id = j.id) ON CONFLICT DO NOTHING"
+            ),
+            {"job_type": job_type.value},
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def pending_count(self, job_type: JobType, import_run_id: uuid.UUID | None = None) -> int:
         return int(
@@ -145,11 +208,16 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
         )
 
     def finish(self, outcomes: list[dict[str, Any]]) -> None:
-        """[{job_id, status, output_data, error_message}, ...]: RUNNING jobs become COMPLETED or FAILED."""
+        """[{job_id, antibody_id, new_status, output_data, error_message}, ...]: RUNNING jobs become COMPLETED
+        or FAILED, each by its antibody key (one shard per row on Citus)."""
         if outcomes:
             self.session.execute(
                 update(JOBS)
-                .where(JOBS.c.id == bindparam("job_id"), JOBS.c.status == JobStatus.RUNNING.value)
+                .where(
+                    JOBS.c.sequence_id == bindparam("antibody_id"),
+                    JOBS.c.id == bindparam("job_id"),
+                    JOBS.c.status == JobStatus.RUNNING.value,
+                )
                 .values(
                     status=bindparam("new_status"),
                     output_data=bindparam("output_data"),
@@ -159,15 +227,42 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
                 outcomes,
             )
 
-    def release(self, claims: list[tuple[uuid.UUID, dt.datetime]]) -> int:
-        """Claimed jobs that were not finished go back to PENDING (an interrupted or dead worker); a job
-        claimed again since (another started_at) is left to its new worker."""
-        result = self.session.execute(
+    def release(self, claims: list[tuple[uuid.UUID, uuid.UUID, dt.datetime]]) -> int:
+        """Claimed jobs — (job id, sequence id, started_at) — that were not finished go back to PENDING and
+        into the queue (an interrupted or dead worker); a job claimed again since (another started_at) is left
+        to its new worker."""
+        if not claims:
+            return 0
+        keys = [(sequence_id, job_id, started) for job_id, sequence_id, started in claims]
+        moved = (
             update(JOBS)
-            .where(tuple_(JOBS.c.id, JOBS.c.started_at).in_(claims), JOBS.c.status == JobStatus.RUNNING.value)
+            .where(
+                tuple_(JOBS.c.sequence_id, JOBS.c.id, JOBS.c.started_at).in_(keys),
+                JOBS.c.status == JobStatus.RUNNING.value,
+            )
             .values(status=JobStatus.PENDING.value, started_at=None, completed_at=None)
+            .returning(JOBS.c.id, JOBS.c.sequence_id, JOBS.c.job_type)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._requeued(moved)
+
+    def _requeued(self, moving: Any) -> int:
+        """Run ``moving`` (an UPDATE … RETURNING id, sequence_id, job_type that makes jobs PENDING) and queue
+        what it moved, in one statement; return how many."""
+        moved = moving.cte("moved")
+        chosen = select(
+            literal_column(bucket_sql("moved.id")),
+            moved.c.id,
+            moved.c.sequence_id,
+            moved.c.job_type,
+            SEQUENCES.c.import_run_id,
+        ).select_from(moved.join(SEQUENCES, SEQUENCES.c.id == moved.c.sequence_id))
+        statement = (
+            pg_insert(QUEUE)
+            .from_select(["bucket", "job_id", "sequence_id", "job_type", "import_run_id"], chosen)
+            .on_conflict_do_nothing()
+            .returning(QUEUE.c.job_id)
+        )
+        return len(self.session.execute(statement).all())
 
     def requeue(
         self,
@@ -193,14 +288,16 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
             )
         if not conditions:
             return 0
-        result = self.session.execute(
-            update(ProcessingJob)
-            .where(ProcessingJob.job_type == job_type, or_(*conditions))
-            .values(status=JobStatus.PENDING, started_at=None, completed_at=None, error_message=None)
+        moved = (
+            update(JOBS)
+            .where(JOBS.c.job_type == job_type.value, or_(*conditions))
+            .values(status=JobStatus.PENDING.value, started_at=None, completed_at=None, error_message=None)
+            .returning(JOBS.c.id, JOBS.c.sequence_id, JOBS.c.job_type)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._requeued(moved)
 
     def cancel_pending(self, job_type: JobType) -> int:
+        self.session.execute(text("DELETE FROM job_queue WHERE job_type = :job_type"), {"job_type": job_type.value})
         result = self.session.execute(
             update(ProcessingJob)
             .where(ProcessingJob.job_type == job_type, ProcessingJob.status == JobStatus.PENDING)
@@ -234,6 +331,11 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
         if job.status in FINISHED:
             raise ConflictError(f"job {job.id} is already {job.status.value}; it cannot become {status.value}")
         now = self._now()
+        if job.status is JobStatus.PENDING:  # no longer the queue's to hand out
+            self.session.execute(
+                text("DELETE FROM job_queue WHERE bucket = :bucket AND job_id = :id"),
+                {"bucket": bucket_of(job.id), "id": job.id},
+            )
         job.status = status
         if started or job.started_at is None:
             job.started_at = job.started_at or now

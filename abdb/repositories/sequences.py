@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import selectinload
 
 from abdb.db.models import AntibodyChain, AntibodyDomain, AntibodyRegion, AntibodySequence
@@ -25,6 +25,11 @@ class AntibodySequenceRepository(BaseRepository[AntibodySequence]):
         """The sequence with chains, domains, regions, features and jobs: six queries, whatever the size."""
         query = select(AntibodySequence).where(AntibodySequence.id == id_).options(*FULL_TREE)
         return self.session.scalars(query).one_or_none()
+
+    def delete(self, id_: uuid.UUID) -> bool:
+        """Delete the antibody and its tree (by cascade), and its jobs' queue rows (no key reaches them)."""
+        self.session.execute(text("DELETE FROM job_queue WHERE sequence_id = :id"), {"id": id_})
+        return super().delete(id_)
 
     def find_by_name(self, name: str) -> list[AntibodySequence]:
         return self.filter_by(name=name)

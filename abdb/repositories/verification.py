@@ -13,10 +13,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from abdb.domain.queue import bucket_sql
 from abdb.domain.vocabulary import RegionType
 
 Findings = dict[str, tuple[int, list[str]]]
 EXAMPLES = 5
+# joins and windows on the antibody key first: on Citus each runs inside one shard
+_CHAIN_OF_DOMAIN = "c.antibody_sequence_id = d.antibody_sequence_id AND c.id = d.chain_id"
+_DOMAIN_OF_REGION = "d.antibody_sequence_id = r.antibody_sequence_id AND d.id = r.domain_id"
+_REGION_DOMAIN = "r.antibody_sequence_id, r.domain_id"
 REGION_RANK = "CASE r.region_type " + " ".join(f"WHEN '{t.value}' THEN {i}" for i, t in enumerate(RegionType)) + " END"
 
 
@@ -59,17 +64,21 @@ class VerificationQueries:
         return [row[0] for row in rows]
 
     def identity(self, tables: tuple[str, ...], tolerance: timedelta) -> Findings:
-        parts = [
-            f"SELECT '{table}:' || id::text AS id, uuid_extract_version(id) AS version, "
-            f"uuid_extract_timestamp(id) AS embedded, created_at FROM {table}"
-            for table in tables
-        ]
+        """One aggregate per table (on Citus each runs on every shard at once; a UNION ALL of all ids would
+        pull them to the coordinator), added up here."""
         conditions = {
-            "identity.uuid_version": "version IS DISTINCT FROM 7",
-            "identity.uuid_time": "embedded > now() + :tolerance OR embedded < created_at - :tolerance",
+            "identity.uuid_version": "uuid_extract_version(id) IS DISTINCT FROM 7",
+            "identity.uuid_time": "uuid_extract_timestamp(id) > now() + :tolerance "
+            "OR uuid_extract_timestamp(id) < created_at - :tolerance",
         }
-        sql = f"SELECT {_flags(conditions)} FROM ({' UNION ALL '.join(parts)}) ids"
-        return self._one(sql, list(conditions), tolerance=tolerance)
+        total: Findings = {name: (0, []) for name in conditions}
+        for table in tables:
+            key = f"'{table}:' || id::text"
+            found = self._one(f"SELECT {_flags(conditions, key)} FROM {table}", list(conditions), tolerance=tolerance)
+            for name, (count, examples) in found.items():
+                count_so_far, examples_so_far = total[name]
+                total[name] = (count_so_far + count, (examples_so_far + examples)[:EXAMPLES])
+        return total
 
     def chains(self) -> Findings:
         conditions = {
@@ -85,7 +94,9 @@ class VerificationQueries:
             "domains.sequence": "d.sequence IS DISTINCT FROM "
             "substr(c.sequence, d.start_position, d.end_position - d.start_position + 1)",
         }
-        sql = f"SELECT {_flags(conditions, 'd.id')} FROM antibody_domains d JOIN antibody_chains c ON c.id = d.chain_id"
+        sql = (
+            f"SELECT {_flags(conditions, 'd.id')} FROM antibody_domains d JOIN antibody_chains c ON {_CHAIN_OF_DOMAIN}"
+        )
         return self._one(sql, list(conditions))
 
     def region_sequences(self) -> Findings:
@@ -96,7 +107,7 @@ class VerificationQueries:
         }
         sql = (
             f"SELECT {_flags(conditions, 'r.id')} FROM antibody_regions r "
-            "JOIN antibody_domains d ON d.id = r.domain_id JOIN antibody_chains c ON c.id = d.chain_id"
+            f"JOIN antibody_domains d ON {_DOMAIN_OF_REGION} JOIN antibody_chains c ON {_CHAIN_OF_DOMAIN}"
         )
         return self._one(sql, list(conditions))
 
@@ -116,9 +127,9 @@ class VerificationQueries:
                        lag({REGION_RANK}) OVER w AS previous_rank,
                        lead(r.start_position) OVER w AS next_start,
                        d.start_position AS domain_start, d.end_position AS domain_end,
-                       d.domain_type = 'VARIABLE' AND count(*) OVER (PARTITION BY r.domain_id) = 7 AS complete
-                FROM antibody_regions r JOIN antibody_domains d ON d.id = r.domain_id
-                WINDOW w AS (PARTITION BY r.domain_id ORDER BY r.start_position, r.end_position)
+                       d.domain_type = 'VARIABLE' AND count(*) OVER (PARTITION BY {_REGION_DOMAIN}) = 7 AS complete
+                FROM antibody_regions r JOIN antibody_domains d ON {_DOMAIN_OF_REGION}
+                WINDOW w AS (PARTITION BY {_REGION_DOMAIN} ORDER BY r.start_position, r.end_position)
             ) ordered"""
         return self._one(sql, list(conditions))
 
@@ -126,12 +137,12 @@ class VerificationQueries:
         conditions = {
             "features.inside_chain": "f.start_position IS NOT NULL AND (f.start_position < 1 "
             "OR f.end_position > coalesce(char_length(c.sequence), longest.length))",
-            "features.chain_of_sequence": "c.id IS NOT NULL AND c.antibody_sequence_id <> f.sequence_id",
+            "features.chain_of_sequence": "f.chain_id IS NOT NULL AND c.id IS NULL",
             "features.confidence": "f.confidence_score < 0 OR f.confidence_score > 1",
         }
         sql = (
             f"SELECT {_flags(conditions, 'f.id')} FROM sequence_features f "
-            "LEFT JOIN antibody_chains c ON c.id = f.chain_id "
+            "LEFT JOIN antibody_chains c ON c.antibody_sequence_id = f.sequence_id AND c.id = f.chain_id "
             "LEFT JOIN (SELECT antibody_sequence_id, max(sequence_length) AS length FROM antibody_chains "
             "GROUP BY antibody_sequence_id) longest ON longest.antibody_sequence_id = f.sequence_id"
         )
@@ -149,16 +160,24 @@ class VerificationQueries:
         found |= self._one(
             f"SELECT {_flags(output, 'j.id')} FROM processing_jobs j WHERE j.job_type = 'ANNOTATION' "
             "AND j.status = 'COMPLETED' AND NOT EXISTS (SELECT 1 FROM antibody_chains c "
-            "JOIN antibody_domains d ON d.chain_id = c.id WHERE c.antibody_sequence_id = j.sequence_id)",
+            "JOIN antibody_domains d ON d.antibody_sequence_id = c.antibody_sequence_id AND d.chain_id = c.id "
+            "WHERE c.antibody_sequence_id = j.sequence_id)",
             list(output),
         )
         # results of earlier runs were created before the job's latest start; this run's may number one
         runs = {"jobs.tool_results": "TRUE"}
         found |= self._one(
             f"SELECT {_flags(runs, 'j.id')} FROM processing_jobs j WHERE j.status IN ('COMPLETED', 'FAILED') "
-            "AND (SELECT count(*) FROM external_tool_results t WHERE t.job_id = j.id "
-            "AND t.created_at >= j.started_at) > 1",
+            "AND (SELECT count(*) FROM external_tool_results t WHERE t.antibody_sequence_id = j.sequence_id "
+            "AND t.job_id = j.id AND t.created_at >= j.started_at) > 1",
             list(runs),
+        )
+        # the queue is distributed apart from the jobs on Citus: this one check joins across (a repartition)
+        queue = {"jobs.queue": "TRUE"}
+        found |= self._one(
+            f"SELECT {_flags(queue, 'j.id')} FROM processing_jobs j WHERE j.status = 'PENDING' "
+            f"AND NOT EXISTS (SELECT 1 FROM job_queue q WHERE q.bucket = {bucket_sql('j.id')} AND q.job_id = j.id)",
+            list(queue),
         )
         return found
 
@@ -190,4 +209,11 @@ class VerificationQueries:
             "FROM antibody_sequences WHERE import_run_id IS NOT NULL GROUP BY import_run_id) stored "
             "ON stored.import_run_id = r.id"
         )
-        return self._one(sql, list(conditions), stuck_after=stuck_after)
+        found = self._one(sql, list(conditions), stuck_after=stuck_after)
+        orphans = {"provenance.orphans": "TRUE"}
+        found |= self._one(
+            f"SELECT {_flags(orphans, 's.id')} FROM antibody_sequences s WHERE s.import_run_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM import_runs r WHERE r.id = s.import_run_id)",
+            list(orphans),
+        )
+        return found

@@ -37,17 +37,17 @@ def _insert_tree(connection: Connection) -> dict[str, uuid.UUID]:
     ).scalar_one()
     ids["domain"] = connection.execute(
         text(
-            "INSERT INTO antibody_domains (chain_id, domain_type, numbering_scheme, sequence, "
-            "start_position, end_position) VALUES (:c, 'VARIABLE', 'IMGT', :seq, 1, :n) RETURNING id"
+            "INSERT INTO antibody_domains (antibody_sequence_id, chain_id, domain_type, numbering_scheme, sequence, "
+            "start_position, end_position) VALUES (:s, :c, 'VARIABLE', 'IMGT', :seq, 1, :n) RETURNING id"
         ),
-        {"c": ids["chain"], "seq": SEQUENCE, "n": len(SEQUENCE)},
+        {"s": ids["sequence"], "c": ids["chain"], "seq": SEQUENCE, "n": len(SEQUENCE)},
     ).scalar_one()
     ids["region"] = connection.execute(
         text(
-            "INSERT INTO antibody_regions (domain_id, region_type, sequence, start_position, end_position) "
-            "VALUES (:d, 'FR1', 'QVQLV', 1, 5) RETURNING id"
+            "INSERT INTO antibody_regions (antibody_sequence_id, domain_id, region_type, sequence, start_position, "
+            "end_position) VALUES (:s, :d, 'FR1', 'QVQLV', 1, 5) RETURNING id"
         ),
-        {"d": ids["domain"]},
+        {"s": ids["sequence"], "d": ids["domain"]},
     ).scalar_one()
     ids["feature"] = connection.execute(
         text(
@@ -61,8 +61,11 @@ def _insert_tree(connection: Connection) -> dict[str, uuid.UUID]:
         {"s": ids["sequence"]},
     ).scalar_one()
     ids["tool_result"] = connection.execute(
-        text("INSERT INTO external_tool_results (job_id, tool_name, success) VALUES (:j, 'ANARCI', true) RETURNING id"),
-        {"j": ids["job"]},
+        text(
+            "INSERT INTO external_tool_results (antibody_sequence_id, job_id, tool_name, success) "
+            "VALUES (:s, :j, 'ANARCI', true) RETURNING id"
+        ),
+        {"s": ids["sequence"], "j": ids["job"]},
     ).scalar_one()
     return ids
 

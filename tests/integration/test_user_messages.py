@@ -15,6 +15,7 @@ from abdb import UnitOfWork
 from abdb.cli.app import app
 from abdb.config import Settings
 from abdb.database import Database
+from abdb.db.revisions import head_revision
 from abdb.db.models import AntibodyChain, AntibodyDomain, AntibodyRegion, AntibodySequence
 from abdb.domain.vocabulary import ChainType, DomainType, NumberingScheme, RegionType
 from abdb.services.annotating.run import AnnotateOptions, AnnotateProgress, annotate
@@ -37,15 +38,15 @@ def test_a_downgrade_that_would_lose_linker_domains_is_refused_and_changes_nothi
     with engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO antibody_domains (chain_id, domain_type, numbering_scheme, sequence, start_position, "
-                "end_position) SELECT id, 'LINKER', 'IMGT', substr(sequence, 1, 15), 1, 15 FROM antibody_chains "
-                "LIMIT 1"
+                "INSERT INTO antibody_domains (antibody_sequence_id, chain_id, domain_type, numbering_scheme, sequence, "
+                "start_position, end_position) SELECT antibody_sequence_id, id, 'LINKER', 'IMGT', "
+                "substr(sequence, 1, 15), 1, 15 FROM antibody_chains LIMIT 1"
             )
         )
     code, output = cli("migrate", "down", "base", "--yes")
     assert code == 4, output
     assert "refused; nothing was changed" in output and "1 domain(s) of type LINKER" in output
-    assert cli("migrate", "current")[1].split()[0] == "0007"
+    assert cli("migrate", "current")[1].split()[0] == head_revision()  # nothing was downgraded
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM antibody_domains")).scalar() == 1
 

@@ -82,8 +82,11 @@ CORRUPTIONS: dict[str, tuple[list[str], int]] = {
         1,
     ),
     "features.inside_chain": ([f"UPDATE sequence_features SET end_position = 9999 WHERE id = {ONE_FEATURE}"], 1),
-    "features.chain_of_sequence": (
-        [f"UPDATE sequence_features SET chain_id = {UNANNOTATED_CHAIN} WHERE id = {ONE_FEATURE}"],
+    "features.chain_of_sequence": (  # the composite key refuses it: a corruption has to drop the key first
+        [
+            "ALTER TABLE sequence_features DROP CONSTRAINT fk_sequence_features_chain_id_antibody_chains",
+            f"UPDATE sequence_features SET chain_id = {UNANNOTATED_CHAIN} WHERE id = {ONE_FEATURE}",
+        ],
         1,
     ),
     "features.confidence": (
@@ -118,9 +121,17 @@ CORRUPTIONS: dict[str, tuple[list[str], int]] = {
     ),
     "jobs.tool_results": (
         [
-            "INSERT INTO external_tool_results (job_id, tool_name, success) SELECT j.id, 'ANARCI', true "
+            "INSERT INTO external_tool_results (antibody_sequence_id, job_id, tool_name, success) "
+            "SELECT j.sequence_id, j.id, 'ANARCI', true "
             "FROM processing_jobs j JOIN antibody_sequences s ON s.id = j.sequence_id AND s.name = 'vhh' "
             "WHERE j.status = 'COMPLETED'"
+        ],
+        1,
+    ),
+    "jobs.queue": (
+        [
+            "DELETE FROM job_queue WHERE job_id = "
+            "(SELECT id FROM processing_jobs WHERE status = 'PENDING' ORDER BY id LIMIT 1)"
         ],
         1,
     ),
@@ -140,6 +151,12 @@ CORRUPTIONS: dict[str, tuple[list[str], int]] = {
         [
             "DELETE FROM antibody_sequences WHERE id = "
             f"(SELECT id FROM antibody_sequences WHERE import_run_id = {ONE_RUN} LIMIT 1)"
+        ],
+        1,
+    ),
+    "provenance.orphans": (
+        [
+            "INSERT INTO antibody_sequences (name, import_run_id) VALUES ('from a run that never was', uuidv7())",
         ],
         1,
     ),

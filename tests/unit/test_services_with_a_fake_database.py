@@ -194,10 +194,7 @@ def test_a_worker_counts_only_the_jobs_it_still_held_at_the_write() -> None:
     database = FakeDatabase(
         {
             "jobs": {"claim": lambda *_: next(claims), "lock_held": lambda pairs: kept},
-            "annotations": {
-                "chains_of": lambda ids: {sequence: [(uuid.uuid4(), "heavy", HEAVY)]},
-                "lock_chains": set(),
-            },
+            "annotations": {"chains_of": lambda ids: {sequence: [(uuid.uuid4(), "heavy", HEAVY)]}},
         }
     )
     report = work(database, AnnotateOptions(batch_size=5), FailingEngine(), None)  # type: ignore[arg-type]
@@ -217,7 +214,7 @@ def test_an_interrupted_worker_puts_its_claim_back_and_reports_the_stop() -> Non
     database = FakeDatabase({"jobs": {"claim": [job], "release": 1}, "annotations": {"chains_of": chains_of}})
     report = work(database, AnnotateOptions(), SimpleNamespace(name="fake"), None)  # type: ignore[arg-type]
     assert report.interrupted and report.jobs == 0
-    assert database.calls("jobs.release") == [([(job[0], job[2])],)]
+    assert database.calls("jobs.release") == [([job],)]
     assert ("dispose", ()) in database.log  # a fresh connection for the release: the interrupt may have broken one
 
 
@@ -231,8 +228,8 @@ def test_a_worker_claims_no_more_than_its_limit(limit: int) -> None:
 
     database = FakeDatabase(
         {
-            "jobs": {"claim": claim, "lock_held": lambda pairs: {job for job, _ in pairs}},
-            "annotations": {"chains_of": lambda ids: {i: [] for i in ids}, "lock_chains": set()},
+            "jobs": {"claim": claim, "lock_held": lambda claims: {job for job, *_ in claims}},
+            "annotations": {"chains_of": lambda ids: {i: [] for i in ids}},
         }
     )
     report = work(database, AnnotateOptions(batch_size=2, limit=limit), FailingEngine(), None)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abdb.db.base import Base
-from abdb.db.models.operations import ExternalToolResult, ImportRun, ProcessingJob, User
+from abdb.db.models.operations import ExternalToolResult, ImportRun, ProcessingJob, QueuedJob, User
 from abdb.db.models.tree import (
     AntibodyChain,
     AntibodyDomain,
@@ -22,6 +22,7 @@ __all__ = [
     "ExternalToolResult",
     "ImportRun",
     "ProcessingJob",
+    "QueuedJob",
     "SequenceFeature",
     "User",
 ]
@@ -41,4 +42,4 @@ DATA_TABLES: tuple[str, ...] = (
     "sequence_features",
     "processing_jobs",
     "external_tool_results",
-)
+)  # the tables of rows with ids (job_queue's rows are derived from PENDING jobs)

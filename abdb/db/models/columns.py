@@ -7,7 +7,10 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
+    Index,
     Numeric,
+    PrimaryKeyConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +36,29 @@ def span_checks(nullable: bool = False) -> tuple[CheckConstraint, CheckConstrain
         CheckConstraint("start_position >= 1", name="start_position_positive"),
         CheckConstraint("end_position >= start_position", name="end_after_start"),
     )
+
+
+def keyed(table: str, key: str, parent: tuple[str, str, str] | None = None) -> tuple[Any, ...]:
+    """The table arguments that co-locate a table of the tree with its antibody (abdb.db.distribution): the
+    primary key leads with the antibody key, and a child names its parent by ``(key, parent id)``, so that on
+    Citus both rows live on one shard and the foreign key is checked there. The ORM's identity is the same
+    ``(key, id)``, so its own UPDATEs and DELETEs name the key too (repositories look rows up by ``id``).
+
+    ``parent`` is ``(column naming the parent, parent table, the parent's key column)``.
+    """
+    arguments: list[Any] = [PrimaryKeyConstraint(key, "id", name=f"pk_{table}")]
+    if parent is not None:
+        column, parent_table, parent_key = parent
+        arguments.append(
+            ForeignKeyConstraint(
+                [key, column],
+                [f"{parent_table}.{parent_key}", f"{parent_table}.id"],
+                ondelete="CASCADE",
+                name=f"fk_{table}_{column}_{parent_table}",
+            )
+        )
+        arguments.append(Index(f"ix_{table}_{key}_{column}", key, column))
+    return tuple(arguments)
 
 
 def fk(target: str, ondelete: str = "CASCADE") -> ForeignKey:

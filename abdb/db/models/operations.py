@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Interval,
+    SmallInteger,
     String,
     Text,
     text,
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from abdb.db.base import Base, CreatedAtMixin, IdMixin, TimestampMixin
-from abdb.db.models.columns import fk, vocab
+from abdb.db.models.columns import fk, keyed, vocab
 from abdb.domain.vocabulary import JobStatus, JobType
 
 if TYPE_CHECKING:
@@ -43,11 +44,10 @@ class ProcessingJob(IdMixin, TimestampMixin, Base):
             "completed_at IS NULL OR started_at IS NULL OR completed_at >= started_at",
             name="completed_after_started",
         ),
+        *keyed("processing_jobs", "sequence_id"),
     )
 
-    sequence_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), fk("antibody_sequences.id"), nullable=False, index=True
-    )
+    sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), fk("antibody_sequences.id"), primary_key=True)
     job_type: Mapped[JobType] = vocab(JobType, "job_types", nullable=False)
     status: Mapped[JobStatus] = vocab(
         JobStatus, "job_statuses", nullable=False, default=JobStatus.PENDING, server_default="PENDING"
@@ -69,8 +69,12 @@ class ProcessingJob(IdMixin, TimestampMixin, Base):
 
 class ExternalToolResult(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "external_tool_results"
+    __table_args__ = keyed(
+        "external_tool_results", "antibody_sequence_id", ("job_id", "processing_jobs", "sequence_id")
+    )
 
-    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), fk("processing_jobs.id"), nullable=False, index=True)
+    antibody_sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     tool_name: Mapped[str] = mapped_column(String(100), nullable=False)
     tool_version: Mapped[str | None] = mapped_column(String(50))
     input_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -119,3 +123,19 @@ class ImportRun(IdMixin, TimestampMixin, Base):
     )
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class QueuedJob(Base):
+    """A PENDING job's place in the claim queue. On Citus this table is distributed by ``bucket`` (its own
+    co-location group), so a claim — ``FOR UPDATE SKIP LOCKED`` on one bucket — locks rows of one shard only;
+    the job itself stays with its antibody. ``uow.jobs`` keeps it in step with ``processing_jobs`` (no foreign
+    key can span the two distributions); `abdb verify` checks it (jobs.queue)."""
+
+    __tablename__ = "job_queue"
+
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    job_type: Mapped[JobType] = vocab(JobType, "job_types", nullable=False)
+    # the import run of the job's antibody, for `import --annotate` (claims of one run's jobs)
+    import_run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from abdb.db.base import Base, IdMixin, TimestampMixin, VocabularyCode
-from abdb.db.models.columns import CONFIDENCE, confidence_check, fk, span_checks, vocab
+from abdb.db.models.columns import CONFIDENCE, confidence_check, fk, keyed, span_checks, vocab
 from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme, RegionType
 
 if TYPE_CHECKING:
@@ -45,10 +45,10 @@ class AntibodySequence(IdMixin, TimestampMixin, Base):
     )
     # sha256 of the normalised chains (abdb.domain.checksum): the identity of the content, for re-imports.
     content_checksum: Mapped[str | None] = mapped_column(String(64), index=True)
-    # The import run that created this row (NULL for rows created otherwise).
-    import_run_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), fk("import_runs.id", "SET NULL"), index=True
-    )
+    # The import run that created this row (NULL for rows created otherwise). No foreign key: on Citus a batch
+    # updates its run's counters after its multi-shard COPY, which a key to the reference table would refuse;
+    # `abdb verify` checks for runs that do not exist instead (provenance.orphans).
+    import_run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
 
     chains: Mapped[list[AntibodyChain]] = relationship(
         back_populates="antibody_sequence",
@@ -76,10 +76,13 @@ def _scheme_rank(column: Any) -> Any:
 
 class AntibodyChain(IdMixin, TimestampMixin, Base):
     __tablename__ = "antibody_chains"
-    __table_args__ = (CheckConstraint("sequence_length = char_length(sequence)", name="sequence_length_matches"),)
+    __table_args__ = (
+        *keyed("antibody_chains", "antibody_sequence_id"),
+        CheckConstraint("sequence_length = char_length(sequence)", name="sequence_length_matches"),
+    )
 
     antibody_sequence_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), fk("antibody_sequences.id"), nullable=False, index=True
+        UUID(as_uuid=True), fk("antibody_sequences.id"), primary_key=True
     )
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     chain_type: Mapped[ChainType] = vocab(ChainType, "chain_types", nullable=False)
@@ -105,11 +108,14 @@ class AntibodyChain(IdMixin, TimestampMixin, Base):
 
 class AntibodyDomain(IdMixin, TimestampMixin, Base):
     __tablename__ = "antibody_domains"
-    __table_args__ = (*span_checks(), confidence_check())
-
-    chain_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), fk("antibody_chains.id"), nullable=False, index=True
+    __table_args__ = (
+        *keyed("antibody_domains", "antibody_sequence_id", ("chain_id", "antibody_chains", "antibody_sequence_id")),
+        *span_checks(),
+        confidence_check(),
     )
+
+    antibody_sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    chain_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     domain_type: Mapped[DomainType] = vocab(DomainType, "domain_types", nullable=False)
     numbering_scheme: Mapped[NumberingScheme] = vocab(NumberingScheme, "numbering_schemes", nullable=False)
     sequence: Mapped[str] = mapped_column(Text, nullable=False)
@@ -132,14 +138,14 @@ class AntibodyDomain(IdMixin, TimestampMixin, Base):
 class AntibodyRegion(IdMixin, TimestampMixin, Base):
     __tablename__ = "antibody_regions"
     __table_args__ = (
+        *keyed("antibody_regions", "antibody_sequence_id", ("domain_id", "antibody_domains", "antibody_sequence_id")),
         *span_checks(),
         confidence_check(),
         Index("ix_antibody_regions_region_type_sequence", "region_type", "sequence"),
     )
 
-    domain_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), fk("antibody_domains.id"), nullable=False, index=True
-    )
+    antibody_sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    domain_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     # Indexed by the (region_type, sequence) index above, which CDR searches use.
     region_type: Mapped[RegionType] = mapped_column(
         VocabularyCode(RegionType), ForeignKey("region_types.code"), nullable=False
@@ -154,13 +160,16 @@ class AntibodyRegion(IdMixin, TimestampMixin, Base):
 
 class SequenceFeature(IdMixin, TimestampMixin, Base):
     __tablename__ = "sequence_features"
-    __table_args__ = (*span_checks(nullable=True), confidence_check())
-
-    sequence_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), fk("antibody_sequences.id"), nullable=False, index=True
+    __table_args__ = (
+        *keyed("sequence_features", "sequence_id", ("chain_id", "antibody_chains", "antibody_sequence_id")),
+        *span_checks(nullable=True),
+        confidence_check(),
     )
-    # Not in the plan: positions are chain coordinates, so a positioned feature names its chain.
-    chain_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), fk("antibody_chains.id"), index=True)
+
+    sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), fk("antibody_sequences.id"), primary_key=True)
+    # Not in the plan: positions are chain coordinates, so a positioned feature names its chain (the key
+    # (sequence_id, chain_id) is checked only when chain_id is set: MATCH SIMPLE).
+    chain_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     feature_type: Mapped[FeatureType] = vocab(FeatureType, "feature_types", nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     value: Mapped[str | None] = mapped_column(Text)

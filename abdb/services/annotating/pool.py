@@ -17,14 +17,12 @@ its claim and exits, instead of numbering on unsupervised.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import multiprocessing
 import os
 import queue
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.context import BaseContext
@@ -33,13 +31,13 @@ from typing import Any
 from abdb.database import Database
 from abdb.errors import AbdbError, Interrupted, WorkerDied
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
-from abdb.services.annotating.worker import release, work
+from abdb.services.annotating.worker import Claim, release, work
 from abdb.services.stopping import handle_sigterm_like_ctrl_c, signal_of
 
 POLL_SECONDS = 0.2
 EXIT_GRACE_SECONDS = 1.0  # for the last messages of a worker that has exited
 STOP_GRACE_SECONDS = 15
-Claims = list[tuple[uuid.UUID, dt.datetime]]
+Claims = list[Claim]
 EngineLoader = Callable[[], tuple[Any, float]]
 
 

@@ -65,13 +65,15 @@ def chain_rows(
                 rows.error = f"the {scheme} numbering does not cover its domain contiguously"
                 return rows
             if previous_end is not None and domain.start > previous_end + 1:
-                rows.domains.append(_linker(chain_id, scheme, sequence, previous_end + 1, domain.start - 1))
-            _add_variable(rows, chain_id, scheme, sequence, domain)
+                rows.domains.append(
+                    _linker(sequence_id, chain_id, scheme, sequence, previous_end + 1, domain.start - 1)
+                )
+            _add_variable(rows, sequence_id, chain_id, scheme, sequence, domain)
             previous_end = domain.end
     rows.features = _features(sequence_id, chain_id, found, source)
     letters = [domain.chain_letter for domain in found]
     chain_type, locus = (ChainType.SINGLE_CHAIN, None) if len(found) >= 2 else LETTERS[letters[0]]
-    rows.chain_type = {"chain_id": chain_id, "chain_type": chain_type, "locus": locus}
+    rows.chain_type = {"sequence_id": sequence_id, "chain_id": chain_id, "chain_type": chain_type, "locus": locus}
     rows.summary = {
         "domains": len(found),
         "chain_letters": letters,
@@ -81,10 +83,13 @@ def chain_rows(
     return rows
 
 
-def _linker(chain_id: uuid.UUID, scheme: str, sequence: str, start: int, end: int) -> dict[str, Any]:
+def _linker(
+    sequence_id: uuid.UUID, chain_id: uuid.UUID, scheme: str, sequence: str, start: int, end: int
+) -> dict[str, Any]:
     return row(
         "antibody_domains",
         id=_new_id(),
+        antibody_sequence_id=sequence_id,
         chain_id=chain_id,
         domain_type=DomainType.LINKER,
         numbering_scheme=NumberingScheme(scheme.upper()),
@@ -95,12 +100,15 @@ def _linker(chain_id: uuid.UUID, scheme: str, sequence: str, start: int, end: in
     )
 
 
-def _add_variable(rows: ChainRows, chain_id: uuid.UUID, scheme: str, sequence: str, domain: NumberedDomain) -> None:
+def _add_variable(
+    rows: ChainRows, sequence_id: uuid.UUID, chain_id: uuid.UUID, scheme: str, sequence: str, domain: NumberedDomain
+) -> None:
     domain_id = _new_id()
     rows.domains.append(
         row(
             "antibody_domains",
             id=domain_id,
+            antibody_sequence_id=sequence_id,
             chain_id=chain_id,
             domain_type=DomainType.VARIABLE,
             numbering_scheme=NumberingScheme(scheme.upper()),
@@ -115,6 +123,7 @@ def _add_variable(rows: ChainRows, chain_id: uuid.UUID, scheme: str, sequence: s
             row(
                 "antibody_regions",
                 id=_new_id(),
+                antibody_sequence_id=sequence_id,
                 domain_id=domain_id,
                 region_type=span.region_type,
                 sequence=span.sequence,

@@ -76,7 +76,9 @@ def _annotate(
     database.require_head("annotation")
     align_ids_with_server(database)
     with database.unit_of_work() as uow:
+        uow.jobs.queue_unqueued(JobType.ANNOTATION)  # jobs made PENDING by plain SQL are claimed too
         total = uow.jobs.pending_count(JobType.ANNOTATION, options.import_run_id)
+        uow.commit()
     total = total if options.limit is None else min(total, options.limit)
 
     def progress(jobs: int) -> None:

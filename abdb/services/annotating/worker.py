@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class BatchWrite:
     source: str
-    chain_ids: list[uuid.UUID] = field(default_factory=list)
+    chain_keys: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)  # (antibody id, chain id)
     chain_jobs: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # chain -> the job numbering it
     domains: list[dict[str, Any]] = field(default_factory=list)
     regions: list[dict[str, Any]] = field(default_factory=list)
@@ -53,7 +53,7 @@ def work(
     options: AnnotateOptions,
     engine: NumberingEngine,
     on_progress: Callable[[int], None] | None,
-    on_claim: Callable[[list[tuple[uuid.UUID, dt.datetime]]], None] | None = None,
+    on_claim: Callable[[list[Claim]], None] | None = None,
 ) -> AnnotateReport:
     """Claim, number and write batches until the queue is empty (or ``limit``); ``on_claim`` hears of each
     claim before numbering starts (the parent of several workers releases a dead worker's claim)."""
@@ -67,11 +67,11 @@ def work(
                 claimed = uow.jobs.claim(JobType.ANNOTATION, wanted, options.import_run_id)
                 uow.commit()
                 if on_claim and claimed:
-                    on_claim([(job_id, started) for job_id, _, started in claimed])
+                    on_claim(claimed)
             if not claimed:
                 break
             batch, per_job = _number(database, options, engine, claimed)
-            held = _write(database, options, batch, {job_id: started for job_id, _, started in claimed})
+            held = _write(database, options, batch, claimed)
             for job_id in held:  # counted once committed, and only what was written
                 report.add(per_job[job_id])
             report.dropped += len(claimed) - len(held)
@@ -93,13 +93,13 @@ def _release_quietly(database: Database, claimed: list[Claim]) -> None:
     previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOP_SIGNALS}
     try:
         if claimed:
-            release(database, [(job_id, started) for job_id, _, started in claimed])
+            release(database, claimed)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
-def release(database: Database, claims: list[tuple[uuid.UUID, dt.datetime]]) -> int:
+def release(database: Database, claims: list[Claim]) -> int:
     """Best effort: the interrupt may have broken the pooled connection, so start from a new one. If even
     that fails, the jobs stay RUNNING and `abdb jobs retry` recovers them."""
     database.dispose()
@@ -147,7 +147,7 @@ def _number(
             if rows.error:
                 errors[name] = rows.error
                 continue
-            batch.chain_ids.append(chain_id)
+            batch.chain_keys.append((sequence_id, chain_id))
             batch.chain_jobs[chain_id] = job_id
             batch.domains += rows.domains
             batch.regions += rows.regions
@@ -163,6 +163,7 @@ def _number(
         batch.outcomes.append(
             {
                 "job_id": job_id,
+                "antibody_id": sequence_id,
                 "new_status": JobStatus.COMPLETED if success else JobStatus.FAILED,
                 "output_data": {"chains": summary},
                 "error_message": message,
@@ -171,6 +172,7 @@ def _number(
         batch.tool_results.append(
             row(
                 "external_tool_results",
+                antibody_sequence_id=sequence_id,
                 job_id=job_id,
                 tool_name=engine.name,
                 tool_version=engine.version,
@@ -189,15 +191,17 @@ def _number(
     return batch, per_job
 
 
-def _still_present(batch: BatchWrite, jobs: set[uuid.UUID], present: set[uuid.UUID]) -> BatchWrite:
-    """Keep only what belongs to jobs still held and chains still present: a job re-queued or finished by
-    someone else since the claim gets nothing from this worker; rows of deleted chains would violate keys."""
-    chains = {chain for chain in present if batch.chain_jobs.get(chain) in jobs}
+def _still_held(batch: BatchWrite, jobs: set[uuid.UUID]) -> BatchWrite:
+    """Keep only what belongs to jobs still held: a job re-queued or finished by someone else since the claim
+    gets nothing from this worker, and a job deleted with its antibody (`import --replace`) takes its chains
+    with it — while this transaction holds a job, its chains cannot go."""
+    chains = {chain for chain, job in batch.chain_jobs.items() if job in jobs}
     domains = [d for d in batch.domains if d["chain_id"] in chains]
     kept_domains = {d["id"] for d in domains}
     return BatchWrite(
         source=batch.source,
-        chain_ids=[c for c in batch.chain_ids if c in chains],
+        chain_keys=[key for key in batch.chain_keys if key[1] in chains],
+        chain_jobs={chain: job for chain, job in batch.chain_jobs.items() if chain in chains},
         domains=domains,
         regions=[r for r in batch.regions if r["domain_id"] in kept_domains],
         features=[f for f in batch.features if f["chain_id"] in chains],
@@ -207,21 +211,19 @@ def _still_present(batch: BatchWrite, jobs: set[uuid.UUID], present: set[uuid.UU
     )
 
 
-def _write(
-    database: Database, options: AnnotateOptions, batch: BatchWrite, claims: dict[uuid.UUID, dt.datetime]
-) -> set[uuid.UUID]:
+def _write(database: Database, options: AnnotateOptions, batch: BatchWrite, claimed: list[Claim]) -> set[uuid.UUID]:
     """Write the batch for the jobs this worker still holds; return their ids."""
 
     def attempt() -> set[uuid.UUID]:
         # Ctrl-C waits for the write: arriving inside psycopg's pipeline (executemany) it would surface as a
         # broken connection instead of an interrupt (seen in CI: "cannot exit pipeline mode while busy").
         with stop_signals_deferred(), database.unit_of_work() as uow:
-            held = uow.jobs.lock_held([(outcome["job_id"], claims[outcome["job_id"]]) for outcome in batch.outcomes])
-            chains = uow.annotations.lock_chains(batch.chain_ids)
-            written = _still_present(batch, held, chains)
+            numbered = {outcome["job_id"] for outcome in batch.outcomes}
+            held = uow.jobs.lock_held([claim for claim in claimed if claim[0] in numbered])
+            written = _still_held(batch, held)
             schemes = [scheme.upper() for scheme in options.schemes]
-            uow.annotations.replace_domains(written.chain_ids, schemes, written.domains, written.regions)
-            uow.annotations.replace_features(written.chain_ids, written.source, written.features)
+            uow.annotations.replace_domains(written.chain_keys, schemes, written.domains, written.regions)
+            uow.annotations.replace_features(written.chain_keys, written.source, written.features)
             uow.annotations.set_chain_types(written.chain_types)
             uow.annotations.add_tool_results(written.tool_results)
             uow.jobs.finish(written.outcomes)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from abdb.db.rows import IMPORTED_TABLES, ROWS
 from abdb.domain.ids import new_id_text
+from abdb.domain.queue import bucket_of_text
 from abdb.domain.records import AntibodyRecord, Pairing
 from abdb.domain.vocabulary import JobStatus, JobType
 
@@ -76,7 +77,7 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         f"{sequence_id}\t{_escaped(record.name)}\t{_optional(record.description)}\t{'t' if context.public else 'f'}"
         f"\t{metadata}\t{record.checksum}\t{_optional(context.creator_id)}\t{_optional(context.run_id)}\n"
     ]
-    chains, domains, regions, features, jobs = [], [], [], [], []
+    chains, domains, regions, features, jobs, queue = [], [], [], [], [], []
     chain_ids = []
     for chain in record.chains:
         chain_id = _id()
@@ -90,12 +91,12 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         for domain in chain.domains:
             domain_id = _id()
             domains.append(
-                f"{domain_id}\t{chain_id}\t{domain.domain_type}\t{domain.numbering_scheme}\t{domain.sequence}"
+                f"{domain_id}\t{sequence_id}\t{chain_id}\t{domain.domain_type}\t{domain.numbering_scheme}\t{domain.sequence}"
                 f"\t{domain.start}\t{domain.end}\t\\N\n"
             )
             for region in domain.regions:
                 regions.append(
-                    f"{_id()}\t{domain_id}\t{region.region_type}\t{region.sequence}\t{region.start}\t{region.end}\n"
+                    f"{_id()}\t{sequence_id}\t{domain_id}\t{region.region_type}\t{region.sequence}\t{region.start}\t{region.end}\n"
                 )
     for feature in record.features:
         chain_id = chain_ids[feature.chain_index] if feature.chain_index is not None else "\\N"
@@ -107,15 +108,17 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         )
     if record.needs_annotation:
         input_data = _escaped(json.dumps({"source": record.source, "record": record.location}))
-        jobs.append(f"{_id()}\t{sequence_id}\t{ANNOTATION}\t{PENDING}\t{input_data}\n")
-    tables = (sequences, chains, domains, regions, features, jobs)
+        job_id = _id()
+        jobs.append(f"{job_id}\t{sequence_id}\t{ANNOTATION}\t{PENDING}\t{input_data}\n")
+        queue.append(f"{bucket_of_text(job_id)}\t{job_id}\t{sequence_id}\t{ANNOTATION}\t{_optional(context.run_id)}\n")
+    tables = (sequences, chains, domains, regions, features, jobs, queue)
     return PreparedRecord(
         record.name,
         record.checksum,
         record.source,
         record.location,
         tuple("".join(lines) for lines in tables),
-        sum(len(lines) for lines in tables),
+        sum(len(lines) for lines in tables) - len(queue),  # rows of the antibody; its queue rows are bookkeeping
         record.labels,
         record.pairing,
     )
