@@ -84,17 +84,18 @@ def generate(url: URL, antibodies: int) -> float:
             "CASE kind WHEN 'heavy' THEN 'IGH' ELSE 'IGK' END, sequence, char_length(sequence) FROM generated_chains"
         )
         run(
-            "CREATE TEMP TABLE generated_domains AS SELECT uuidv7() AS id, c.id AS chain_id, c.k, c.kind, c.sequence "
-            "FROM generated_chains c"
+            "CREATE TEMP TABLE generated_domains AS SELECT uuidv7() AS id, c.sequence_id, c.id AS chain_id, c.k, "
+            "c.kind, c.sequence FROM generated_chains c"
         )
         run(
-            "INSERT INTO antibody_domains (id, chain_id, domain_type, numbering_scheme, sequence, start_position, "
-            "end_position) SELECT id, chain_id, 'VARIABLE', 'IMGT', sequence, 1, char_length(sequence) "
-            "FROM generated_domains"
+            "INSERT INTO antibody_domains (id, antibody_sequence_id, chain_id, domain_type, numbering_scheme, "
+            "sequence, start_position, end_position) SELECT id, sequence_id, chain_id, 'VARIABLE', 'IMGT', sequence, "
+            "1, char_length(sequence) FROM generated_domains"
         )
         run(
-            "INSERT INTO antibody_regions (id, domain_id, region_type, sequence, start_position, end_position) "
-            "SELECT uuidv7(), d.id, r.region_type, r.sequence, r.s, r.e FROM generated_domains d "
+            "INSERT INTO antibody_regions (id, antibody_sequence_id, domain_id, region_type, sequence, "
+            "start_position, end_position) SELECT uuidv7(), d.sequence_id, d.id, r.region_type, r.sequence, r.s, r.e "
+            "FROM generated_domains d "
             "JOIN template_regions r ON r.k = d.k AND r.kind = d.kind"
         )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

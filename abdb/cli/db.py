@@ -39,12 +39,18 @@ def down(ctx: typer.Context) -> None:
 
 
 @app.command()
-def status(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Count every table exactly (reads big tables whole; slow at scale).")
+    ] = False,
+) -> None:
     """Show backend, server version, database, schema revision against head, and row counts.
 
-    Exits 3 when the database is not reachable.
+    Tables of more than a million rows are counted from the planner's statistics (shown with ~) unless
+    --exact. Exits 3 when the database is not reachable.
     """
-    report = database.status(settings_of(ctx))
+    report = database.status(settings_of(ctx), exact=exact)
     stdout.print(f"backend:   {report.backend}")
     stdout.print(f"url:       {report.url}")
     stdout.print(f"home:      {report.home}", markup=False)
@@ -54,8 +60,8 @@ def status(ctx: typer.Context) -> None:
     stdout.print(f"revision:  {report.current_revision or 'none'} (head {report.head_revision}, {marker})")
     if report.row_counts:
         table = Table("table", "rows", title=None, box=None)
-        for name, count in report.row_counts.items():
-            table.add_row(name, f"{count:,}")
+        for name, (count, counted) in report.row_counts.items():
+            table.add_row(name, f"{count:,}" if counted else f"~{count:,}")
         stdout.print(table)
 
 

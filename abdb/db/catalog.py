@@ -24,14 +24,31 @@ def server_version(connection: Connection) -> str:
     return str(connection.execute(text("SHOW server_version")).scalar())
 
 
-def row_counts(connection: Connection, tables: Iterable[str]) -> dict[str, int]:
-    """Exact rows of each table that exists."""
+# Past this many rows (by the planner's statistics) a table is counted from its statistics: an exact count
+# reads the whole table (minutes at hundreds of millions of rows; on Citus, every shard).
+EXACT_COUNT_LIMIT = 1_000_000
+
+
+def row_counts(connection: Connection, tables: Iterable[str], *, exact: bool = False) -> dict[str, tuple[int, bool]]:
+    """(rows, exact?) of each table that exists: exact below EXACT_COUNT_LIMIT rows or when asked, else the
+    statistics' estimate (``pg_class.reltuples``, kept by ANALYZE and autovacuum)."""
     existing = set(inspect(connection).get_table_names())
-    return {
-        table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
-        for table in tables
-        if table in existing
-    }
+    estimates: dict[str, int] = dict(
+        connection.execute(
+            text("SELECT relname, reltuples::bigint FROM pg_class WHERE relkind = 'r' AND relname = ANY(:tables)"),
+            {"tables": list(existing)},
+        ).all()
+    )
+    counts: dict[str, tuple[int, bool]] = {}
+    for table in tables:
+        if table not in existing:
+            continue
+        estimate = int(estimates.get(table, -1))
+        if not exact and estimate >= EXACT_COUNT_LIMIT:
+            counts[table] = (estimate, False)
+        else:
+            counts[table] = (int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0), True)
+    return counts
 
 
 def _maintenance_url(url: URL) -> URL:

@@ -44,7 +44,7 @@ class StatusReport:
     database: str
     current_revision: str | None
     head_revision: str
-    row_counts: dict[str, int] = field(default_factory=dict)
+    row_counts: dict[str, tuple[int, bool]] = field(default_factory=dict)  # table -> (rows, exact?)
 
     @property
     def at_head(self) -> bool:
@@ -99,11 +99,12 @@ def down(settings: Settings) -> DownResult:
     return DownResult(label, local_server(settings, BackendName(label)).stop())
 
 
-def status(settings: Settings) -> StatusReport:
+def status(settings: Settings, *, exact: bool = False) -> StatusReport:
+    """Health of the database; big tables are counted from statistics unless ``exact``."""
     url = database_url(settings)
     with connection_to(url) as connection:
         version = catalog.server_version(connection)
-        counts = catalog.row_counts(connection, DATA_TABLES)
+        counts = catalog.row_counts(connection, DATA_TABLES, exact=exact)
     state = migrations.revision_state(settings)
     return StatusReport(
         backend=_backend_label(settings),

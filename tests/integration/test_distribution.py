@@ -123,3 +123,21 @@ def test_the_placement_helper_does_nothing_without_citus(engine: Engine) -> None
     with engine.begin() as connection:
         assert not citus_present(connection)
         assert distribute(connection) == []
+
+
+def test_db_status_counts_big_tables_from_statistics_unless_exact(
+    settings: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from abdb.db import catalog
+    from abdb.services import database as database_service
+
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO antibody_sequences (name) SELECT 'ab' || n FROM generate_series(1, 500) n")
+        )
+        connection.execute(text("ANALYZE antibody_sequences"))
+    monkeypatch.setattr(catalog, "EXACT_COUNT_LIMIT", 100)  # as if 500 rows were hundreds of millions
+    estimated = database_service.status(settings).row_counts
+    assert estimated["antibody_sequences"] == (500, False)  # from pg_class.reltuples, no scan
+    assert estimated["antibody_chains"] == (0, True)  # small tables stay exact
+    assert database_service.status(settings, exact=True).row_counts["antibody_sequences"] == (500, True)

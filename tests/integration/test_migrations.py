@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from abdb.config import Settings
+from abdb.domain.checks import Severity
 from abdb.services import migrations
 from abdb.services.importing.run import ImportOptions, import_fasta
 
@@ -138,3 +139,48 @@ def test_migration_0006_recomputes_stored_checksums_exactly_as_python_does(setti
         after = dict(connection.execute(text("SELECT id, content_checksum FROM antibody_sequences")).all())
     assert len(before) == 60 and after == before
     assert all(old_style[key] != before[key] for key in before)
+
+
+TREE_ROWS = (
+    "SELECT 'antibody_sequences', id::text, md5(row(name, content_checksum, import_run_id)::text) "
+    "FROM antibody_sequences "
+    "UNION ALL SELECT 'antibody_chains', id::text, md5(row(antibody_sequence_id, sequence, chain_type)::text) "
+    "FROM antibody_chains "
+    "UNION ALL SELECT 'antibody_domains', id::text, md5(row(chain_id, numbering_scheme, start_position)::text) "
+    "FROM antibody_domains "
+    "UNION ALL SELECT 'antibody_regions', id::text, md5(row(domain_id, region_type, sequence)::text) "
+    "FROM antibody_regions "
+    "UNION ALL SELECT 'sequence_features', id::text, md5(row(sequence_id, chain_id, name, value)::text) "
+    "FROM sequence_features "
+    "UNION ALL SELECT 'processing_jobs', id::text, md5(row(sequence_id, status, started_at)::text) "
+    "FROM processing_jobs "
+    "UNION ALL SELECT 'external_tool_results', id::text, md5(row(job_id, tool_name, success)::text) "
+    "FROM external_tool_results"
+)
+
+
+def test_the_colocation_keys_keep_every_row_of_a_populated_database_both_ways(
+    settings: Settings, database_url: URL
+) -> None:
+    """0007 → 0008 fills the new keys from the parents and queues the PENDING jobs; 0008 → 0007 gives back the
+    same rows; abdb verify is clean after each upgrade."""
+    from abdb.services.annotating.run import AnnotateOptions, annotate
+    from abdb.services.importing.run import import_legacy_json
+    from abdb.services.verify import VerifyOptions, verify
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    import_fasta(settings, [fixtures / "annotate_chains.fasta"], ImportOptions())
+    annotate(settings, AnnotateOptions(schemes=("imgt", "kabat"), limit=4))  # done, failed and PENDING jobs
+    import_legacy_json(settings, sorted(fixtures.glob("legacy_*.json")), ImportOptions())
+    at_head = sorted(_execute(database_url, TREE_ROWS))
+    pending = _execute(database_url, "SELECT count(*) FROM processing_jobs WHERE status = 'PENDING'")[0][0]
+    assert len(at_head) > 200 and pending
+    migrations.downgrade(settings, "0007")
+    assert sorted(_execute(database_url, TREE_ROWS)) == at_head
+    migrations.upgrade(settings)
+    assert sorted(_execute(database_url, TREE_ROWS)) == at_head
+    assert _execute(database_url, "SELECT count(*) FROM job_queue")[0][0] == pending
+    report = verify(settings, VerifyOptions(fail_on=Severity.WARNING))
+    assert not report.violations, [(r.check.name, r.count) for r in report.violations]
+    annotate(settings, AnnotateOptions(schemes=("imgt",)))  # the queued jobs are claimed after the upgrade
+    assert _execute(database_url, "SELECT count(*) FROM processing_jobs WHERE status = 'PENDING'")[0][0] == 0

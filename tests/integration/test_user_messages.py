@@ -15,8 +15,8 @@ from abdb import UnitOfWork
 from abdb.cli.app import app
 from abdb.config import Settings
 from abdb.database import Database
-from abdb.db.revisions import head_revision
 from abdb.db.models import AntibodyChain, AntibodyDomain, AntibodyRegion, AntibodySequence
+from abdb.db.revisions import head_revision
 from abdb.domain.vocabulary import ChainType, DomainType, NumberingScheme, RegionType
 from abdb.services.annotating.run import AnnotateOptions, AnnotateProgress, annotate
 from abdb.services.importing.run import ImportOptions, import_fasta
@@ -38,8 +38,8 @@ def test_a_downgrade_that_would_lose_linker_domains_is_refused_and_changes_nothi
     with engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO antibody_domains (antibody_sequence_id, chain_id, domain_type, numbering_scheme, sequence, "
-                "start_position, end_position) SELECT antibody_sequence_id, id, 'LINKER', 'IMGT', "
+                "INSERT INTO antibody_domains (antibody_sequence_id, chain_id, domain_type, numbering_scheme, "
+                "sequence, start_position, end_position) SELECT antibody_sequence_id, id, 'LINKER', 'IMGT', "
                 "substr(sequence, 1, 15), 1, 15 FROM antibody_chains LIMIT 1"
             )
         )
