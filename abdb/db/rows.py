@@ -62,7 +62,7 @@ ROWS: dict[str, tuple[str, ...]] = {
         "metadata",
     ),
     "processing_jobs": ("id", "sequence_id", "job_type", "status", "input_data"),
-    "job_queue": ("bucket", "job_id", "sequence_id", "job_type", "import_run_id"),
+    "job_queue": ("bucket", "job_id", "sequence_id", "job_type"),
     "external_tool_results": (
         "antibody_sequence_id",
         "job_id",

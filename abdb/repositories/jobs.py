@@ -2,10 +2,11 @@
 requeue, cancel, counts and recent jobs, for the annotation workers, `abdb jobs` and the Python API alike;
 and the tool results of each job.
 
-A PENDING job has one row in ``job_queue`` (bucket, job): a claim takes rows of one bucket at a time with
-``FOR UPDATE SKIP LOCKED`` — on Citus one shard, where row locks work — then marks their jobs RUNNING by
-their antibody key. Every statement about given jobs names ``(sequence_id, id)``: on Citus it goes to the
-shard of each antibody. Whatever makes a job PENDING again puts it back in the queue, in the same statement.
+A PENDING job has one row in ``job_queue`` (bucket, job): a claim reads the oldest PENDING jobs, takes them
+from their buckets with ``FOR UPDATE SKIP LOCKED`` — one statement per bucket: on Citus one shard, where row
+locks work — then marks them RUNNING by their antibody key. Every statement about given jobs names
+``(sequence_id, id)``: on Citus it goes to the shard of each antibody. Whatever makes a job PENDING again
+puts it back in the queue, in the same statement.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ FINISHED = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
 JOBS: Table = ProcessingJob.__table__  # type: ignore[assignment]
 _RUN_FILTER = "AND EXISTS (SELECT 1 FROM antibody_sequences s WHERE s.id = j.sequence_id AND s.import_run_id = :run) "
 QUEUE: Table = QueuedJob.__table__  # type: ignore[assignment]
-SEQUENCES: Table = AntibodySequence.__table__  # type: ignore[assignment]
 
 
 class ProcessingJobRepository(BaseRepository[ProcessingJob]):
@@ -39,12 +39,7 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
         job = self.add(
             ProcessingJob(sequence_id=sequence_id, job_type=job_type, status=JobStatus.PENDING, input_data=input_data)
         )
-        run = self.session.scalar(select(AntibodySequence.import_run_id).where(AntibodySequence.id == sequence_id))
-        self.session.add(
-            QueuedJob(
-                bucket=bucket_of(job.id), job_id=job.id, sequence_id=sequence_id, job_type=job_type, import_run_id=run
-            )
-        )
+        self.session.add(QueuedJob(bucket=bucket_of(job.id), job_id=job.id, sequence_id=sequence_id, job_type=job_type))
         self.session.flush()
         return job
 
@@ -186,9 +181,8 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
         return how many. A set-based anti-join, run once before a claiming run."""
         result = self.session.execute(
             text(
-                "INSERT INTO job_queue (bucket, job_id, sequence_id, job_type, import_run_id) "
-                f"SELECT {bucket_sql('j.id')}, j.id, j.sequence_id, j.job_type, s.import_run_id "
-                "FROM processing_jobs j JOIN antibody_sequences s ON s.id = j.sequence_id "
+                "INSERT INTO job_queue (bucket, job_id, sequence_id, job_type) "
+                f"SELECT {bucket_sql('j.id')}, j.id, j.sequence_id, j.job_type FROM processing_jobs j "
                 "WHERE j.status = 'PENDING' AND j.job_type = :job_type AND NOT EXISTS (SELECT 1 FROM job_queue q "
                 f"WHERE q.bucket = {bucket_sql('j.id')} AND q.job_id = j.id) ON CONFLICT DO NOTHING"
             ),
@@ -249,16 +243,10 @@ class ProcessingJobRepository(BaseRepository[ProcessingJob]):
         """Run ``moving`` (an UPDATE … RETURNING id, sequence_id, job_type that makes jobs PENDING) and queue
         what it moved, in one statement; return how many."""
         moved = moving.cte("moved")
-        chosen = select(
-            literal_column(bucket_sql("moved.id")),
-            moved.c.id,
-            moved.c.sequence_id,
-            moved.c.job_type,
-            SEQUENCES.c.import_run_id,
-        ).select_from(moved.join(SEQUENCES, SEQUENCES.c.id == moved.c.sequence_id))
+        chosen = select(literal_column(bucket_sql("moved.id")), moved.c.id, moved.c.sequence_id, moved.c.job_type)
         statement = (
             pg_insert(QUEUE)
-            .from_select(["bucket", "job_id", "sequence_id", "job_type", "import_run_id"], chosen)
+            .from_select(["bucket", "job_id", "sequence_id", "job_type"], chosen)
             .on_conflict_do_nothing()
             .returning(QUEUE.c.job_id)
         )

@@ -89,16 +89,15 @@ def upgrade() -> None:
         sa.Column("job_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("sequence_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("job_type", sa.String(length=32), nullable=False),
-        sa.Column("import_run_id", postgresql.UUID(as_uuid=True), nullable=True),
         sa.ForeignKeyConstraint(["job_type"], ["job_types.code"], name="fk_job_queue_job_type_job_types"),
         sa.PrimaryKeyConstraint("bucket", "job_id", name="pk_job_queue"),
     )
     op.create_index("ix_job_queue_job_type", "job_queue", ["job_type"])
     op.create_index("ix_job_queue_sequence_id", "job_queue", ["sequence_id"])
     op.execute(
-        f"INSERT INTO job_queue (bucket, job_id, sequence_id, job_type, import_run_id) "
-        f"SELECT get_byte(uuid_send(j.id), 15) % {QUEUE_BUCKETS}, j.id, j.sequence_id, j.job_type, s.import_run_id "
-        "FROM processing_jobs j JOIN antibody_sequences s ON s.id = j.sequence_id WHERE j.status = 'PENDING'"
+        "INSERT INTO job_queue (bucket, job_id, sequence_id, job_type) "
+        f"SELECT get_byte(uuid_send(id), 15) % {QUEUE_BUCKETS}, id, sequence_id, job_type "
+        "FROM processing_jobs WHERE status = 'PENDING'"
     )
     # On a Citus coordinator, place every table (nothing happens on a plain PostgreSQL).
     distribute(op.get_bind())

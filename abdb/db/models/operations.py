@@ -137,5 +137,3 @@ class QueuedJob(Base):
     job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
     job_type: Mapped[JobType] = vocab(JobType, "job_types", nullable=False)
-    # the import run of the job's antibody, for `import --annotate` (claims of one run's jobs)
-    import_run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

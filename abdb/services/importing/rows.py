@@ -110,7 +110,7 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         input_data = _escaped(json.dumps({"source": record.source, "record": record.location}))
         job_id = _id()
         jobs.append(f"{job_id}\t{sequence_id}\t{ANNOTATION}\t{PENDING}\t{input_data}\n")
-        queue.append(f"{bucket_of_text(job_id)}\t{job_id}\t{sequence_id}\t{ANNOTATION}\t{_optional(context.run_id)}\n")
+        queue.append(f"{bucket_of_text(job_id)}\t{job_id}\t{sequence_id}\t{ANNOTATION}\n")
     tables = (sequences, chains, domains, regions, features, jobs, queue)
     return PreparedRecord(
         record.name,
