@@ -137,9 +137,11 @@ def main() -> None:
                 flush=True,
             )
         per = {revision: sizes[revision][0] / arguments.antibodies for revision in sizes}
+        queue = measure(urls["head"], ["job_queue"], "SELECT 1")[0] / arguments.antibodies
         print(
-            f"bytes per antibody: 0007 {per['0007']:,.0f}, head {per['head']:,.0f} "
-            f"(x{per['head'] / per['0007']:.3f}; head includes its queue rows)"
+            f"bytes per antibody: 0007 {per['0007']:,.0f}, head {per['head']:,.0f} (x{per['head'] / per['0007']:.3f}) "
+            f"with a PENDING job's queue row; {per['head'] - queue:,.0f} (x{(per['head'] - queue) / per['0007']:.3f}) "
+            "once annotated (the queue row goes with the claim)"
         )
         print(
             f"median over {arguments.rounds} rounds: COPY time head/0007 x{statistics.median(copy_ratios):.2f}, "

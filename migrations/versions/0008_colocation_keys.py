@@ -43,7 +43,7 @@ KEYED = (
     ("external_tool_results", "antibody_sequence_id"),
 )
 NEW_KEY_COLUMNS = ("antibody_domains", "antibody_regions", "external_tool_results")
-# single-column indexes that a composite key now leads with (or that a composite parent index replaces)
+# single-column indexes that a composite primary key now leads with
 PREFIXED = (
     ("antibody_chains", "antibody_sequence_id"),
     ("processing_jobs", "sequence_id"),
@@ -76,8 +76,8 @@ def upgrade() -> None:
         op.drop_constraint(f"pk_{table}", table, type_="primary")
         op.create_primary_key(f"pk_{table}", table, [key, "id"])
     for table, key, column, parent, parent_key in CHILDREN:
+        # the primary key (key, id) leads with the key: it serves the new foreign key's lookups too
         op.drop_index(f"ix_{table}_{column}", table_name=table)
-        op.create_index(f"ix_{table}_{key}_{column}", table, [key, column])
         op.create_foreign_key(
             f"fk_{table}_{column}_{parent}", table, parent, [key, column], [parent_key, "id"], ondelete="CASCADE"
         )
@@ -109,9 +109,8 @@ def downgrade() -> None:
     op.drop_table("job_queue")
     for table, column in PREFIXED:
         op.create_index(f"ix_{table}_{column}", table, [column])
-    for table, key, column, parent, _ in reversed(CHILDREN):
+    for table, _key, column, parent, _ in reversed(CHILDREN):
         op.drop_constraint(f"fk_{table}_{column}_{parent}", table, type_="foreignkey")
-        op.drop_index(f"ix_{table}_{key}_{column}", table_name=table)
         op.create_index(f"ix_{table}_{column}", table, [column])
     for table, _ in KEYED:
         op.drop_constraint(f"pk_{table}", table, type_="primary")

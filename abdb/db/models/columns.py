@@ -8,7 +8,6 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
-    Index,
     Numeric,
     PrimaryKeyConstraint,
 )
@@ -41,7 +40,9 @@ def span_checks(nullable: bool = False) -> tuple[CheckConstraint, CheckConstrain
 def keyed(table: str, key: str, parent: tuple[str, str, str] | None = None) -> tuple[Any, ...]:
     """The table arguments that co-locate a table of the tree with its antibody (abdb.db.distribution): the
     primary key leads with the antibody key, and a child names its parent by ``(key, parent id)``, so that on
-    Citus both rows live on one shard and the foreign key is checked there. The ORM's identity is the same
+    Citus both rows live on one shard and the foreign key is checked there. The primary key's leading key
+    column also serves the foreign key's lookups (cascades): an antibody has a handful of rows per table, so
+    no index of its own is needed for ``(key, parent id)``. The ORM's identity is the same
     ``(key, id)``, so its own UPDATEs and DELETEs name the key too (repositories look rows up by ``id``).
 
     ``parent`` is ``(column naming the parent, parent table, the parent's key column)``.
@@ -57,7 +58,6 @@ def keyed(table: str, key: str, parent: tuple[str, str, str] | None = None) -> t
                 name=f"fk_{table}_{column}_{parent_table}",
             )
         )
-        arguments.append(Index(f"ix_{table}_{key}_{column}", key, column))
     return tuple(arguments)
 
 
