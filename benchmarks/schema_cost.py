@@ -4,9 +4,9 @@ verify window, the previous schema (0007) against head, measured in the same run
     .venv/bin/python -m benchmarks.schema_cost [--antibodies 20000] [--rounds 3]
 
 Two databases, one migrated to 0007 and one to head, get exactly the same antibodies (the realistic synthetic
-ones of ``synthetic.py``, fully annotated: two chains, a variable domain and seven regions each, features
-and a pending job) as the COPY text the importer sends: head's rows carry the antibody key on domains and
-regions and a queue row per pending job; 0007's rows are the same lines without them. Rounds alternate
+ones of ``synthetic.py``, fully annotated: two chains, a variable domain and seven regions each, as
+annotation-result JSON gives them: no pending job) as the COPY text the importer sends: head's rows carry
+the antibody key on domains and regions; 0007's rows are the same lines without it. Rounds alternate
 (0007, head, 0007, head, …) into emptied tables; the ratio head ÷ 0007 of each round is printed, then the
 median. Bytes are ``pg_total_relation_size`` of every table of the tree (indexes and TOAST included) after
 VACUUM ANALYZE. The verify window is the region-layout query of each schema's ``abdb verify``.
@@ -137,11 +137,9 @@ def main() -> None:
                 flush=True,
             )
         per = {revision: sizes[revision][0] / arguments.antibodies for revision in sizes}
-        queue = measure(urls["head"], ["job_queue"], "SELECT 1")[0] / arguments.antibodies
         print(
-            f"bytes per antibody: 0007 {per['0007']:,.0f}, head {per['head']:,.0f} (x{per['head'] / per['0007']:.3f}) "
-            f"with a PENDING job's queue row; {per['head'] - queue:,.0f} (x{(per['head'] - queue) / per['0007']:.3f}) "
-            "once annotated (the queue row goes with the claim)"
+            f"bytes per antibody (tables, indexes, TOAST): 0007 {per['0007']:,.0f}, head {per['head']:,.0f} "
+            f"(x{per['head'] / per['0007']:.3f})"
         )
         print(
             f"median over {arguments.rounds} rounds: COPY time head/0007 x{statistics.median(copy_ratios):.2f}, "
