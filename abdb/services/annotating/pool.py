@@ -30,8 +30,9 @@ from typing import Any
 
 from abdb.database import Database
 from abdb.errors import AbdbError, Interrupted, WorkerDied
+from abdb.repositories.job_claims import Claim
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
-from abdb.services.annotating.worker import Claim, release, work
+from abdb.services.annotating.worker import release, work
 from abdb.services.stopping import handle_sigterm_like_ctrl_c, signal_of
 
 POLL_SECONDS = 0.2

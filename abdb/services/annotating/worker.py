@@ -9,7 +9,6 @@ batch's jobs back to PENDING.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import signal
 import time
@@ -24,6 +23,7 @@ from abdb.db.rows import row
 from abdb.domain.vocabulary import JobStatus, JobType
 from abdb.errors import AbdbError
 from abdb.numbering.engine import NumberingEngine
+from abdb.repositories.job_claims import Claim
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
 from abdb.services.annotating.rows import chain_rows
 from abdb.services.stopping import STOP_SIGNALS, signal_of, stop_signals_deferred
@@ -43,9 +43,6 @@ class BatchWrite:
     chain_types: list[dict[str, Any]] = field(default_factory=list)
     tool_results: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
-
-
-Claim = tuple[uuid.UUID, uuid.UUID, dt.datetime]  # (job id, sequence id, started_at of this claim)
 
 
 def work(
