@@ -35,6 +35,7 @@ from abdb.repositories import (
     ProcessingJobRepository,
     UserRepository,
 )
+from abdb.repositories.exports import ExportQueries
 from abdb.repositories.verification import VerificationQueries
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class UnitOfWork:
         self.import_runs = ImportRunRepository(self._session)
         self.annotations = AnnotationRepository(self._session)
         self.verification = VerificationQueries(self._session)
+        self.exports = ExportQueries(self._session)
         return self
 
     def __exit__(
