@@ -111,10 +111,3 @@ def shared_database(settings: Settings) -> Database:
         if database is None:
             database = _shared[key] = Database(settings, url=url)
         return database
-
-
-def dispose_shared() -> None:
-    with _shared_lock:
-        for database in _shared.values():
-            database.dispose()
-        _shared.clear()

@@ -1,7 +1,9 @@
 """Several annotation worker processes on one queue, watched by the parent.
 
-Each worker claims its own batches (SKIP LOCKED) and tells the parent, over one message queue, what it
-claimed, how many jobs it wrote and, at the end, its report. The parent:
+Each worker claims its own batches (SKIP LOCKED) and tells the parent, over a pipe of its own, what it
+claimed, how many jobs it wrote and, at the end, its report. A pipe each, not one shared queue: a worker
+killed while writing to a shared queue would die holding the queue's lock, and every other worker would then
+block on it for ever (seen in CI: a `kill -9`ed worker left the run hanging). The parent:
 
 - shows progress from the "written" messages;
 - notices within a second a worker that died without a report (``kill -9``, the out-of-memory killer),
@@ -19,12 +21,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import queue
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -33,7 +35,7 @@ from abdb.errors import AbdbError, Interrupted, WorkerDied
 from abdb.repositories.job_claims import Claim
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
 from abdb.services.annotating.worker import release, work
-from abdb.services.stopping import handle_sigterm_like_ctrl_c, signal_of
+from abdb.services.stopping import handle_sigterm_like_ctrl_c, signal_of, stop_signals_deferred
 
 POLL_SECONDS = 0.2
 EXIT_GRACE_SECONDS = 1.0  # for the last messages of a worker that has exited
@@ -63,11 +65,20 @@ def run_workers(
     context: BaseContext = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     )
-    messages: Any = context.Queue()
+    channels: list[tuple[Connection, Connection]] = [context.Pipe(duplex=False) for _ in shares]
+    every_end = [end for pair in channels for end in pair]
     workers = [
         context.Process(  # type: ignore[attr-defined]
             target=_worker_main,
-            args=(index, database, replace(options, workers=1, limit=share), messages, os.getpid(), load_engine),
+            args=(
+                index,
+                database,
+                replace(options, workers=1, limit=share),
+                channels[index][1],
+                [end for end in every_end if end is not channels[index][1]],
+                os.getpid(),
+                load_engine,
+            ),
             name=f"abdb-annotate-{index + 1}",
             daemon=True,
         )
@@ -75,7 +86,13 @@ def run_workers(
     ]
     for worker in workers:
         worker.start()
-    watch = _supervise(database, workers, messages, progress)
+    for _, sender in channels:
+        sender.close()  # the workers write; the parent only reads
+    try:
+        watch = _supervise(database, workers, [receiver for receiver, _ in channels], progress)
+    finally:
+        for receiver, _ in channels:
+            receiver.close()
     total = AnnotateReport()
     for report in watch.reports.values():
         total.add(report)
@@ -90,41 +107,60 @@ def run_workers(
     return total
 
 
-def _supervise(database: Database, workers: list[Any], messages: Any, progress: Callable[[int], None]) -> _Watch:
+def _supervise(
+    database: Database, workers: list[Any], receivers: list[Connection], progress: Callable[[int], None]
+) -> _Watch:
     watch = _Watch()
     stop: int | None = None
     stop_at = checked_at = 0.0
+    open_ends = dict(enumerate(receivers))
     while not all(watch.settled(index) for index in range(len(workers))):
-        if time.monotonic() - checked_at > POLL_SECONDS:  # however busy the queue is, a death is seen at once
+        if time.monotonic() - checked_at > POLL_SECONDS:  # however busy the pipes are, a death is seen at once
             _check_exits(database, workers, watch)
             checked_at = time.monotonic()
+        interrupt: KeyboardInterrupt | None = None
+        messages: list[tuple[str, int, Any]] = []
         try:
-            kind, index, value = messages.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            if stop is not None and time.monotonic() - stop_at > STOP_GRACE_SECONDS:
-                for worker in workers:
-                    worker.kill()
-                raise Interrupted("stopped; the workers did not stop in time", signal_number=stop) from None
-            continue
-        except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: relay it, then wait for their reports
-            if stop is None:
-                stop, stop_at = signal_of(interrupt), time.monotonic()
-                for worker in workers:  # a terminal's Ctrl-C reaches them already; a plain signal does not
-                    with contextlib.suppress(ProcessLookupError, TypeError):
-                        os.kill(worker.pid, stop)
-            continue
-        if kind == "claimed" and index in watch.dead:  # its last words, read after its death: release them too
-            release(database, value)
-        elif kind == "claimed":
-            watch.claims[index] = value
-        elif kind == "written":
-            watch.claims.pop(index, None)
-            progress(value)
-        elif kind == "report":
-            watch.reports[index] = value
-        elif kind == "error":
-            watch.errors[index] = value
+            ready = wait(list(open_ends.values()), timeout=POLL_SECONDS)
+            with stop_signals_deferred():  # a message is read whole, or not at all
+                for index, end in list(open_ends.items()):
+                    if end in ready:
+                        try:
+                            messages.append(end.recv())
+                        except (EOFError, OSError):  # the worker is gone: its exit code tells how
+                            del open_ends[index]
+        except KeyboardInterrupt as received:  # Ctrl-C or SIGTERM: relay it, then wait for their reports
+            interrupt = received
+        for kind, index, value in messages:
+            _take(database, watch, kind, index, value, progress)
+        if interrupt is not None and stop is None:
+            stop, stop_at = signal_of(interrupt), time.monotonic()
+            for worker in workers:  # a terminal's Ctrl-C reaches them already; a plain signal does not
+                with contextlib.suppress(ProcessLookupError, TypeError):
+                    os.kill(worker.pid, stop)
+        if not messages and stop is not None and time.monotonic() - stop_at > STOP_GRACE_SECONDS:
+            for worker in workers:
+                worker.kill()
+            raise Interrupted("stopped; the workers did not stop in time", signal_number=stop) from None
+        if not open_ends:
+            time.sleep(POLL_SECONDS)  # every pipe closed: only the exit codes are left to read
     return watch
+
+
+def _take(
+    database: Database, watch: _Watch, kind: str, index: int, value: Any, progress: Callable[[int], None]
+) -> None:
+    if kind == "claimed" and index in watch.dead:  # its last words, read after its death: release them too
+        release(database, value)
+    elif kind == "claimed":
+        watch.claims[index] = value
+    elif kind == "written":
+        watch.claims.pop(index, None)
+        progress(value)
+    elif kind == "report":
+        watch.reports[index] = value
+    elif kind == "error":
+        watch.errors[index] = value
 
 
 def _check_exits(database: Database, workers: list[Any], watch: _Watch) -> None:
@@ -151,9 +187,24 @@ def _how(exitcode: int) -> str:
     return f"exit code {exitcode} without a report"
 
 
+def _send(channel: Connection, message: tuple[str, int, Any]) -> None:
+    """Write one message whole: a signal waits for the write (a half-written message would garble the
+    pipe); a parent that is gone is not written to (the watchdog stops this worker)."""
+    with stop_signals_deferred(), contextlib.suppress(BrokenPipeError, OSError):
+        channel.send(message)
+
+
 def _worker_main(
-    index: int, database: Database, options: AnnotateOptions, messages: Any, parent: int, load_engine: EngineLoader
+    index: int,
+    database: Database,
+    options: AnnotateOptions,
+    channel: Connection,
+    inherited: list[Connection],
+    parent: int,
+    load_engine: EngineLoader,
 ) -> None:
+    for end in inherited:  # the other workers' pipes: only the parent may hold them open
+        end.close()
     handle_sigterm_like_ctrl_c()
     threading.Thread(target=_stop_when_orphaned, args=(parent,), name="abdb-worker-watchdog", daemon=True).start()
     try:
@@ -162,23 +213,22 @@ def _worker_main(
             database,
             options,
             engine,
-            lambda jobs: messages.put(("written", index, jobs)),
-            lambda claims: messages.put(("claimed", index, claims)),
+            lambda jobs: _send(channel, ("written", index, jobs)),
+            lambda claims: _send(channel, ("claimed", index, claims)),
         )
         report.startup_seconds = startup
-        messages.put(("report", index, report))
+        _send(channel, ("report", index, report))
     except KeyboardInterrupt as stop:  # before the engine was loaded: nothing claimed yet
-        messages.put(("report", index, AnnotateReport(interrupted=True, stop_signal=signal_of(stop))))
+        _send(channel, ("report", index, AnnotateReport(interrupted=True, stop_signal=signal_of(stop))))
     except AbdbError as error:
-        messages.put(("error", index, error))
+        _send(channel, ("error", index, error))
     finally:
         # the work is over: a late signal (the parent's exit terminates its children) just ends the process,
         # without a traceback from inside multiprocessing's own exit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         database.dispose()
-        if os.getppid() != parent:
-            messages.cancel_join_thread()  # nobody reads what is queued: do not wait to flush it
+        channel.close()
 
 
 def _stop_when_orphaned(parent: int) -> None:
