@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -22,9 +22,16 @@ from abdb.cli.progress import progress_bar
 from abdb.domain.selection import Selection
 from abdb.domain.vocabulary import ChainType, Locus
 from abdb.errors import ConfigurationError, OutputError
-from abdb.services.exporting import FastaOptions, export_fasta, list_antibodies, show_antibody
+from abdb.services.exporting import (
+    ExportReport,
+    FastaOptions,
+    export_airr,
+    export_fasta,
+    list_antibodies,
+    show_antibody,
+)
 
-app = typer.Typer(help="Export antibodies in the field's formats (FASTA for now).", no_args_is_help=True)
+app = typer.Typer(help="Export antibodies in the field's formats: FASTA, AIRR TSV.", no_args_is_help=True)
 
 NAME = Annotated[str | None, typer.Option("--name", help="Antibody names matching this glob (* and ?).")]
 IMPORT_RUN = Annotated[str | None, typer.Option("--import-run", help="Antibodies stored by this import run (id).")]
@@ -126,17 +133,25 @@ def fasta(
     """
     selection = _selection(name, import_run, chain_type, locus, species, v_gene, annotated, public, since)
     options = FastaOptions(what, scheme)
+    _stream(output, compress, lambda write, advance: export_fasta(database_of(ctx), selection, options, write, advance))
+
+
+def _stream(
+    output: Path | None,
+    compress: bool,
+    export: Callable[[Callable[[str], object], Callable[[int, int], None]], ExportReport],
+) -> None:
+    """Run ``export(write, advance)`` into stdout or a file, with progress for a file on a terminal; a closed
+    pipe (`| head`) ends it quietly."""
     to_file = output is not None and str(output) != "-"
     try:
         with _output(output, compress) as handle, progress_bar("exporting", MofNCompleteColumn(), to_file) as bar:
             task = bar.add_task("export", total=None)
-            report = export_fasta(
-                database_of(ctx),
-                selection,
-                options,
-                handle.write,
-                lambda done, total: bar.update(task, completed=done, total=total),
-            )
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = export(handle.write, advance)
             handle.flush()
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         with contextlib.suppress(OSError):
@@ -145,6 +160,35 @@ def fasta(
     renamed = f"; {report.renamed} name(s) with white space written with _" if report.renamed else ""
     where = f" to {output}" if to_file else ""
     stderr.print(f"{report.antibodies} antibodies, {report.records} records{where}{renamed}", markup=False)
+
+
+@app.command("airr")
+def airr(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (- or none: stdout).")
+    ] = None,
+    scheme: Annotated[str, typer.Option("--scheme", help="Numbering scheme of the regions.")] = "imgt",
+    compress: Annotated[bool, typer.Option("--gzip", help="gzip the file given with -o.")] = False,
+    name: NAME = None,
+    import_run: IMPORT_RUN = None,
+    chain_type: CHAIN_TYPE = None,
+    locus: LOCUS = None,
+    species: SPECIES = None,
+    v_gene: V_GENE = None,
+    annotated: ANNOTATED = None,
+    public: PUBLIC = None,
+    since: SINCE = None,
+) -> None:
+    """Export antibodies as AIRR Rearrangement TSV (schema 2.0): a row per chain (per variable domain for
+    scFv), cell_id = the antibody, locus, sequence_aa, v_call/j_call, cdr1_aa…fwr4_aa of --scheme and the IMGT
+    junction_aa. Nucleotide fields and *_start/_end (nucleotide positions) are empty; abdb's amino-acid
+    positions are in abdb_*_aa_start/_end columns.
+
+    Example: abdb export airr --annotated -o repertoire.tsv
+    """
+    selection = _selection(name, import_run, chain_type, locus, species, v_gene, annotated, public, since)
+    _stream(output, compress, lambda write, advance: export_airr(database_of(ctx), selection, scheme, write, advance))
 
 
 def list_command(

@@ -33,6 +33,7 @@ class ExportedFeature:
     name: str
     value: str | None
     source: str | None
+    domain: int | None = None  # which variable domain of the chain (0, 1 for an scFv) the engine said it of
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,14 @@ class ExportedAntibody:
     chains: tuple[ExportedChain, ...]
     features: tuple[ExportedFeature, ...] = ()
 
-    def feature(self, chain: ExportedChain, name: str) -> str | None:
-        """The value of the chain's first feature of that name (``V gene``, ``species``), if any."""
-        return next((f.value for f in self.features if f.chain_id == chain.id and f.name == name), None)
+    def feature(self, chain: ExportedChain, name: str, domain: int | None = None) -> str | None:
+        """The value of the chain's first feature of that name (``V gene``, ``species``), if any; with
+        ``domain``, of that variable domain (features that name none count for every domain)."""
+        return next(
+            (
+                f.value
+                for f in self.features
+                if f.chain_id == chain.id and f.name == name and (domain is None or f.domain in (None, domain))
+            ),
+            None,
+        )

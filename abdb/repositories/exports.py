@@ -94,7 +94,8 @@ class ExportQueries:
         features: dict[uuid.UUID, list[ExportedFeature]] = defaultdict(list)
         for sequence_id, *values in self.session.execute(
             text(
-                "SELECT sequence_id, chain_id, feature_type, name, value, source FROM sequence_features "
+                "SELECT sequence_id, chain_id, feature_type, name, value, source, (metadata->>'domain')::int "
+                "FROM sequence_features "
                 "WHERE sequence_id = ANY(:ids) ORDER BY id"
             ),
             keys,

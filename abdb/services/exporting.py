@@ -19,6 +19,8 @@ from abdb.domain.exported import ExportedAntibody
 from abdb.domain.selection import Selection
 from abdb.domain.vocabulary import RegionType
 from abdb.errors import ConfigurationError, NotFoundError
+from abdb.io.airr_out import airr_rows
+from abdb.io.airr_out import header as airr_header
 from abdb.io.fasta_out import WHAT_CHAINS, WHAT_VDOMAINS, FastaCounts, fasta_records
 from abdb.repositories.exports import where_of
 from abdb.unit_of_work import UnitOfWork
@@ -74,6 +76,34 @@ def _antibodies(
         after = ids[-1]
 
 
+def _export(
+    target: Database | Settings,
+    selection: Selection,
+    scheme: str | None,
+    records: Callable[[ExportedAntibody], Iterator[str]],
+    write: Callable[[str], object],
+    on_progress: Callable[[int, int], None] | None,
+) -> ExportReport:
+    """Write ``records(antibody)`` of every selected antibody, from one snapshot, page by page."""
+    report = ExportReport()
+    with using(target) as database:
+        database.require_head("`abdb export`")
+        with database.unit_of_work() as uow:
+            uow.exports.begin_snapshot()
+            where, params = where_of(selection)
+            report.selected = uow.exports.count(where, params)
+            for antibody in _antibodies(uow, selection, scheme):
+                for record in records(antibody):
+                    write(record)
+                    report.records += 1
+                report.antibodies += 1
+                if on_progress is not None and report.antibodies % PAGE == 0:
+                    on_progress(report.antibodies, report.selected)
+    if on_progress is not None:
+        on_progress(report.antibodies, report.selected)
+    return report
+
+
 def export_fasta(
     target: Database | Settings,
     selection: Selection,
@@ -83,25 +113,28 @@ def export_fasta(
 ) -> ExportReport:
     """Write the selected antibodies' FASTA records with ``write``; ``on_progress(done, total)`` per page."""
     options = options.checked()
-    report = ExportReport()
     counts = FastaCounts()
-    with using(target) as database:
-        database.require_head("`abdb export`")
-        with database.unit_of_work() as uow:
-            uow.exports.begin_snapshot()
-            where, params = where_of(selection)
-            report.selected = uow.exports.count(where, params)
-            scheme = None if options.what == WHAT_CHAINS else options.scheme.upper()
-            for antibody in _antibodies(uow, selection, scheme):
-                for record in fasta_records(antibody, options.what, counts):
-                    write(record)
-                report.antibodies += 1
-                if on_progress is not None and report.antibodies % PAGE == 0:
-                    on_progress(report.antibodies, report.selected)
-    report.records, report.renamed = counts.records, counts.renamed
-    if on_progress is not None:
-        on_progress(report.antibodies, report.selected)
+    scheme = None if options.what == WHAT_CHAINS else options.scheme.upper()
+    report = _export(
+        target, selection, scheme, lambda antibody: fasta_records(antibody, options.what, counts), write, on_progress
+    )
+    report.renamed = counts.renamed
     return report
+
+
+def export_airr(
+    target: Database | Settings,
+    selection: Selection,
+    scheme: str,
+    write: Callable[[str], object],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ExportReport:
+    """Write AIRR Rearrangement TSV (a header, then a row per chain or variable domain) with ``write``."""
+    if scheme.lower() not in SCHEMES:
+        raise ConfigurationError(f"--scheme {scheme}: choose from {', '.join(SCHEMES)}")
+    write(airr_header())
+    upper = scheme.upper()
+    return _export(target, selection, upper, lambda antibody: airr_rows(antibody, upper), write, on_progress)
 
 
 def list_antibodies(target: Database | Settings, selection: Selection, limit: int | None) -> list[AntibodySummary]:

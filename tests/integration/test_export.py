@@ -14,7 +14,7 @@ from abdb.database import Database
 from abdb.domain.selection import Selection
 from abdb.domain.vocabulary import ChainType
 from abdb.services.annotating.run import AnnotateOptions, annotate
-from abdb.services.exporting import FastaOptions, export_fasta
+from abdb.services.exporting import FastaOptions, export_airr, export_fasta
 from abdb.services.importing.run import ImportOptions, import_fasta
 from tests.conftest import CliInvoker
 
@@ -127,3 +127,44 @@ def test_a_closed_pipe_ends_the_export_quietly(cli: CliInvoker, database: Databa
     completed = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert len(completed.stdout.splitlines()) == 2 and "Traceback" not in completed.stderr
+
+
+def test_airr_export_validates_and_its_cdr3_and_junction_are_the_stored_imgt_ones(
+    database: Database, engine: Engine, tmp_path: Path
+) -> None:
+    import csv
+
+    import airr
+
+    import_fasta(database, [FIXTURES / "annotate_chains.fasta"], ImportOptions())
+    import_fasta(database, [THERAPEUTICS], ImportOptions())
+    annotate(database, AnnotateOptions())
+    written: list[str] = []
+    report = export_airr(database, Selection(), "imgt", written.append)
+    path = tmp_path / "repertoire.tsv"
+    path.write_text("".join(written))
+    assert airr.validate_rearrangement(str(path))
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    stored: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        for chain, cdr3 in connection.execute(
+            text(
+                "SELECT s.name || '|' || c.name, r.sequence FROM antibody_regions r "
+                "JOIN antibody_domains d ON d.antibody_sequence_id = r.antibody_sequence_id AND d.id = r.domain_id "
+                "JOIN antibody_chains c ON c.antibody_sequence_id = d.antibody_sequence_id AND c.id = d.chain_id "
+                "JOIN antibody_sequences s ON s.id = c.antibody_sequence_id "
+                "WHERE d.numbering_scheme = 'IMGT' AND r.region_type = 'CDR3'"
+            )
+        ):
+            stored.setdefault(chain, []).append(cdr3)
+    numbered = [row for row in rows if row["cdr3_aa"]]
+    assert report.records == len(rows) and len(numbered) == sum(map(len, stored.values())) >= 120
+    for row in numbered:  # an scFv's two domains are rows ..._1 and ..._2
+        assert row["cdr3_aa"] in stored[row["sequence_id"].removesuffix("_1").removesuffix("_2")]
+        junction = row["junction_aa"]
+        assert junction[1:-1] == row["cdr3_aa"] and junction[0] == "C" and junction[-1] in "WF"
+        assert int(row["junction_aa_length"]) == len(junction)
+        start, end = int(row["abdb_cdr3_aa_start"]), int(row["abdb_cdr3_aa_end"])
+        assert row["sequence_aa"][start - 1 : end] == row["cdr3_aa"]
+        assert row["cell_id"] and row["locus"] in ("IGH", "IGK", "IGL") and row["v_call"].startswith(row["locus"])
