@@ -25,7 +25,6 @@ WHITE_SPACE = re.compile(r"\s+")
 
 @dataclass
 class FastaCounts:
-    records: int = 0
     renamed: int = 0  # antibodies whose name had white space
 
 
@@ -53,7 +52,6 @@ def fasta_records(antibody: ExportedAntibody, what: str, counts: FastaCounts) ->
     for chain in antibody.chains:
         identifier = _identifier(name, chain, alone)
         if what == WHAT_CHAINS:
-            counts.records += 1
             yield f">{identifier}\n{chain.sequence}\n"
             continue
         for domain in chain.domains:
@@ -61,12 +59,10 @@ def fasta_records(antibody: ExportedAntibody, what: str, counts: FastaCounts) ->
                 continue
             where = f"scheme={domain.scheme} domain={domain.domain_type}"
             if what == WHAT_VDOMAINS:
-                counts.records += 1
                 yield f">{identifier} {where} start={domain.start} end={domain.end}\n{domain.sequence}\n"
                 continue
             for region in domain.regions:
                 if region.region_type == what:
-                    counts.records += 1
                     yield (
                         f">{identifier} {where} region={region.region_type} start={region.start} end={region.end}\n"
                         f"{region.sequence}\n"

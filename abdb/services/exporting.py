@@ -35,7 +35,6 @@ class ExportReport:
     records: int = 0
     renamed: int = 0
     selected: int = 0  # antibodies the selection holds (counted first, for progress)
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
