@@ -35,6 +35,7 @@ from abdb.repositories import (
     ProcessingJobRepository,
     UserRepository,
 )
+from abdb.repositories.documents import DocumentQueries
 from abdb.repositories.exports import ExportQueries
 from abdb.repositories.verification import VerificationQueries
 
@@ -79,6 +80,7 @@ class UnitOfWork:
         self.annotations = AnnotationRepository(self._session)
         self.verification = VerificationQueries(self._session)
         self.exports = ExportQueries(self._session)
+        self.documents = DocumentQueries(self._session)
         return self
 
     def __exit__(

@@ -1,6 +1,6 @@
 """Import throughput against its ceiling, measured in the same run on the same server.
 
-    .venv/bin/python -m benchmarks.import_bench [--antibodies 20000] [--batch-size 1000]
+    .venv/bin/python -m benchmarks.import_bench [--antibodies 20000] [--batch-size 1000] [--oas 100000]
 
 1. Generates N realistic antibodies (the published therapeutics' variable domains with mutated CDRs; two
    chains, one variable domain each, seven regions each) as annotation-result v2 JSON files of 1,000.
@@ -9,8 +9,11 @@
 3. The ceiling: ``psql \\copy`` of exactly the same rows, from TSV, into a second database with the same
    schema (keys, foreign keys, indexes), in one transaction.
 
-Prints rows, seconds and rows/s for both and the ratio (target: at least 60% of the ceiling). Uses the
-embedded PostgreSQL in a temporary folder, or the server of ``ABDB_BENCH_DATABASE_URL`` when set.
+Prints rows, seconds and rows/s for both and the ratio (target: at least 60% of the ceiling). With
+``--oas N``, the same for an OAS paired unit of N antibodies with their ANARCI numbering (``abdb import
+oas``; see ``oas_import_case``), and the importer's peak RSS for a 10,000-row unit and the N-row one;
+``--antibodies 0`` runs that case alone. Uses the embedded PostgreSQL in a temporary folder, or the server
+of ``ABDB_BENCH_DATABASE_URL`` when set.
 """
 
 from __future__ import annotations
@@ -111,10 +114,8 @@ def write_tsv(paths: list[Path], folder: Path) -> dict[str, Path]:
     return files
 
 
-def run_psql_copy(url: URL, files: dict[str, Path]) -> float:
-    script = files["antibody_sequences"].parent / "ceiling.sql"
-    lines = [f"\\copy {table} ({', '.join(COLUMNS[table])}) FROM '{path}'" for table, path in files.items()]
-    script.write_text("\n".join(lines) + "\n")
+def psql_environment(url: URL) -> dict[str, str]:
+    """The environment that points psql at ``url`` (the password in PGPASSWORD, never on a command line)."""
     environment = dict(os.environ)
     environment.update(
         {
@@ -126,10 +127,17 @@ def run_psql_copy(url: URL, files: dict[str, Path]) -> float:
     )
     if url.password:
         environment["PGPASSWORD"] = str(url.password)
+    return environment
+
+
+def run_psql_copy(url: URL, files: dict[str, Path]) -> float:
+    script = files["antibody_sequences"].parent / "ceiling.sql"
+    lines = [f"\\copy {table} ({', '.join(COLUMNS[table])}) FROM '{path}'" for table, path in files.items()]
+    script.write_text("\n".join(lines) + "\n")
     started = time.perf_counter()
     subprocess.run(
         [str(binaries_dir() / "psql"), "--no-psqlrc", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(script)],
-        env=environment,
+        env=psql_environment(url),
         check=True,
     )
     return time.perf_counter() - started
@@ -139,23 +147,51 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--antibodies", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--oas", type=int, default=0, help="antibodies of the OAS paired-unit case (0: none)")
     arguments = parser.parse_args()
     with server() as root, tempfile.TemporaryDirectory(prefix="abdb-bench-data-") as scratch:
         folder = Path(scratch)
-        inputs = folder / "inputs"
-        inputs.mkdir()
-        paths = write_inputs(inputs, arguments.antibodies)
-        megabytes = sum(p.stat().st_size for p in paths) / 1e6
-        import_url = fresh_database(root, "abdb_bench_import")
-        import_seconds, rows = run_import(import_url, inputs, arguments.batch_size)
-        ceiling_url = fresh_database(root, "abdb_bench_ceiling")
-        tsv = write_tsv(paths, folder)
-        copy_seconds = run_psql_copy(ceiling_url, tsv)
+        if arguments.antibodies:
+            legacy_case(root, folder, arguments.antibodies, arguments.batch_size)
+        if arguments.oas:
+            oas_case(root, folder, arguments.oas)
+
+
+def legacy_case(root: URL, folder: Path, antibodies: int, batch_size: int) -> None:
+    inputs = folder / "inputs"
+    inputs.mkdir()
+    paths = write_inputs(inputs, antibodies)
+    megabytes = sum(p.stat().st_size for p in paths) / 1e6
+    import_url = fresh_database(root, "abdb_bench_import")
+    import_seconds, rows = run_import(import_url, inputs, batch_size)
+    ceiling_url = fresh_database(root, "abdb_bench_ceiling")
+    tsv = write_tsv(paths, folder)
+    copy_seconds = run_psql_copy(ceiling_url, tsv)
     import_rate, copy_rate = rows / import_seconds, rows / copy_seconds
-    print(f"input: {arguments.antibodies:,} antibodies in {len(paths)} legacy JSON files ({megabytes:.1f} MB)")
+    print(f"input: {antibodies:,} antibodies in {len(paths)} legacy JSON files ({megabytes:.1f} MB)")
     print(f"abdb import legacy-json: {rows:,} rows in {import_seconds:.2f} s = {import_rate:,.0f} rows/s (end to end)")
     print(f"psql \\copy ceiling:      {rows:,} rows in {copy_seconds:.2f} s = {copy_rate:,.0f} rows/s")
     print(f"ratio to the ceiling: {import_rate / copy_rate:.0%} (target: at least 60%)")
+
+
+def oas_case(root: URL, folder: Path, antibodies: int) -> None:
+    from benchmarks.oas_import_case import ceiling_files, import_oas, write_units
+
+    small = min(10_000, antibodies)
+    whole, part = write_units(folder, antibodies, small)
+    megabytes = whole.stat().st_size / 1e6
+    seconds, peak, rows = import_oas(fresh_database(root, "abdb_bench_oas"), whole)
+    small_seconds, small_peak, _ = import_oas(fresh_database(root, "abdb_bench_oas_small"), part)
+    copy_seconds = run_psql_copy(fresh_database(root, "abdb_bench_oas_ceiling"), ceiling_files(whole, folder))
+    rate, copy_rate = rows / seconds, rows / copy_seconds
+    print(f"input: one OAS paired unit of {antibodies:,} antibodies with ANARCI numbering ({megabytes:.1f} MB)")
+    print(f"abdb import oas: {rows:,} rows in {seconds:.2f} s = {rate:,.0f} rows/s (end to end)")
+    print(f"psql \\copy ceiling: {rows:,} rows in {copy_seconds:.2f} s = {copy_rate:,.0f} rows/s")
+    print(f"ratio to the ceiling: {rate / copy_rate:.0%} (target: at least 60%)")
+    print(
+        f"peak RSS of abdb import oas: {small_peak / 1024:.0f} MB for {small:,} rows ({small_seconds:.1f} s), "
+        f"{peak / 1024:.0f} MB for {antibodies:,} rows"
+    )
 
 
 if __name__ == "__main__":

@@ -1,17 +1,19 @@
-"""``abdb export fasta``, ``abdb list`` and ``abdb show``: data comes back out."""
+"""``abdb export fasta|airr|json``, ``abdb list`` and ``abdb show``: data comes back out."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gzip
+import inspect
 import json
 import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO, TypeVar, cast
 
 import typer
 from rich.progress import MofNCompleteColumn
@@ -27,11 +29,14 @@ from abdb.services.exporting import (
     FastaOptions,
     export_airr,
     export_fasta,
+    export_json,
     list_antibodies,
     show_antibody,
 )
 
-app = typer.Typer(help="Export antibodies in the field's formats: FASTA, AIRR TSV.", no_args_is_help=True)
+app = typer.Typer(
+    help="Export antibodies: FASTA, AIRR TSV, or abdb JSON Lines (everything, re-importable).", no_args_is_help=True
+)
 
 NAME = Annotated[str | None, typer.Option("--name", help="Antibody names matching this glob (* and ?).")]
 IMPORT_RUN = Annotated[str | None, typer.Option("--import-run", help="Antibodies stored by this import run (id).")]
@@ -76,6 +81,41 @@ def _selection(
     return Selection(name, run, chain_type, locus, species, v_gene, annotated, public, since)
 
 
+_FILTERS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+    for name, annotation in (
+        ("name", NAME),
+        ("import_run", IMPORT_RUN),
+        ("chain_type", CHAIN_TYPE),
+        ("locus", LOCUS),
+        ("species", SPECIES),
+        ("v_gene", V_GENE),
+        ("annotated", ANNOTATED),
+        ("public", PUBLIC),
+        ("since", SINCE),
+    )
+]
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def with_filters(command: Command) -> Command:
+    """The filters every reading command shares, as options of its own, handed to it as one ``selection``."""
+    signature = inspect.signature(command, eval_str=True)  # typer reads a given __signature__ as it is
+    own = [parameter for parameter in signature.parameters.values() if parameter.name != "selection"]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **options: Any) -> None:
+        selection = _selection(*(options.pop(parameter.name) for parameter in _FILTERS))
+        command(*args, selection=selection, **options)
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *_FILTERS])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{k: v for k, v in command.__annotations__.items() if k != "selection"},
+        **{parameter.name: parameter.annotation for parameter in _FILTERS},
+    }
+    return cast(Command, wrapper)
+
+
 @contextlib.contextmanager
 def _output(path: Path | None, compress: bool) -> Iterator[TextIO]:
     """stdout for ``-`` or nothing; a file is written under a temporary name and renamed when complete, so an
@@ -87,7 +127,9 @@ def _output(path: Path | None, compress: bool) -> Iterator[TextIO]:
         return
     partial = path.with_name(f".{path.name}.partial")
     try:
-        handle: TextIO = gzip.open(partial, "wt") if compress else partial.open("w")  # noqa: SIM115
+        handle: TextIO = (
+            gzip.open(partial, "wt", encoding="utf-8") if compress else partial.open("w", encoding="utf-8")  # noqa: SIM115
+        )
     except OSError as error:
         raise ConfigurationError(f"-o {path}: {error.strerror}") from None
     try:
@@ -101,8 +143,10 @@ def _output(path: Path | None, compress: bool) -> Iterator[TextIO]:
 
 
 @app.command("fasta")
+@with_filters
 def fasta(
     ctx: typer.Context,
+    selection: Selection,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (- or none: stdout).")
     ] = None,
@@ -112,15 +156,6 @@ def fasta(
     ] = "chains",
     scheme: Annotated[str, typer.Option("--scheme", help="Numbering scheme of domains and regions.")] = "imgt",
     compress: Annotated[bool, typer.Option("--gzip", help="gzip the file given with -o.")] = False,
-    name: NAME = None,
-    import_run: IMPORT_RUN = None,
-    chain_type: CHAIN_TYPE = None,
-    locus: LOCUS = None,
-    species: SPECIES = None,
-    v_gene: V_GENE = None,
-    annotated: ANNOTATED = None,
-    public: PUBLIC = None,
-    since: SINCE = None,
 ) -> None:
     """Export antibodies as FASTA, streaming, from one consistent snapshot.
 
@@ -131,7 +166,6 @@ def fasta(
 
     Example: abdb export fasta --v-gene IGHV3 --what CDR3 -o cdr3.fasta
     """
-    selection = _selection(name, import_run, chain_type, locus, species, v_gene, annotated, public, since)
     options = FastaOptions(what, scheme)
     _stream(output, compress, lambda write, advance: export_fasta(database_of(ctx), selection, options, write, advance))
 
@@ -163,22 +197,15 @@ def _stream(
 
 
 @app.command("airr")
+@with_filters
 def airr(
     ctx: typer.Context,
+    selection: Selection,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (- or none: stdout).")
     ] = None,
     scheme: Annotated[str, typer.Option("--scheme", help="Numbering scheme of the regions.")] = "imgt",
     compress: Annotated[bool, typer.Option("--gzip", help="gzip the file given with -o.")] = False,
-    name: NAME = None,
-    import_run: IMPORT_RUN = None,
-    chain_type: CHAIN_TYPE = None,
-    locus: LOCUS = None,
-    species: SPECIES = None,
-    v_gene: V_GENE = None,
-    annotated: ANNOTATED = None,
-    public: PUBLIC = None,
-    since: SINCE = None,
 ) -> None:
     """Export antibodies as AIRR Rearrangement TSV (schema 2.0): a row per chain (per variable domain for
     scFv), cell_id = the antibody, locus, sequence_aa, v_call/j_call, cdr1_aa…fwr4_aa of --scheme and the IMGT
@@ -187,29 +214,44 @@ def airr(
 
     Example: abdb export airr --annotated -o repertoire.tsv
     """
-    selection = _selection(name, import_run, chain_type, locus, species, v_gene, annotated, public, since)
     _stream(output, compress, lambda write, advance: export_airr(database_of(ctx), selection, scheme, write, advance))
 
 
+@app.command("json")
+@with_filters
+def json_command(
+    ctx: typer.Context,
+    selection: Selection,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (- or none: stdout).")
+    ] = None,
+    compress: Annotated[bool, typer.Option("--gzip", help="gzip the file given with -o.")] = False,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", min=1, help="Database connections building the lines at once, sharing one snapshot."),
+    ] = 2,
+) -> None:
+    """Export antibodies as abdb JSON Lines ("format": "abdb/1", docs/exporting.md): one antibody per line
+    with everything stored of it — chains, domains of every scheme (constant and linker too), regions,
+    numbering, features with source and confidence, provenance, jobs and their tool results. `abdb import
+    json` reads it back into another database (or reports it unchanged in this one).
+
+    Example: abdb export json --gzip -o antibodies.jsonl.gz
+    """
+    _stream(output, compress, lambda write, advance: export_json(database_of(ctx), selection, write, advance, jobs))
+
+
+@with_filters
 def list_command(
     ctx: typer.Context,
+    selection: Selection,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many antibodies.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
-    name: NAME = None,
-    import_run: IMPORT_RUN = None,
-    chain_type: CHAIN_TYPE = None,
-    locus: LOCUS = None,
-    species: SPECIES = None,
-    v_gene: V_GENE = None,
-    annotated: ANNOTATED = None,
-    public: PUBLIC = None,
-    since: SINCE = None,
 ) -> None:
     """List antibodies (oldest first): name, id, chains with type and locus, schemes they are numbered in.
 
     Example: abdb list --name 'ada*' --annotated
     """
-    selection = _selection(name, import_run, chain_type, locus, species, v_gene, annotated, public, since)
     found = list_antibodies(database_of(ctx), selection, limit)
     if as_json:
         rows = [

@@ -48,9 +48,10 @@ def render_import(report: ImportReport, as_json: bool, quiet: bool) -> None:
         )
     for f in shown[:MAX_FILE_LINES]:
         replaced = f", {f.replaced} replaced" if f.replaced else ""
+        filtered = f", {f.filtered} filtered out" if f.filtered else ""
         stdout.print(
             f"{prefix}{f.path}: {f.inserted} inserted, {f.unchanged} unchanged, {f.conflicting} "
-            f"conflicting, {f.rejected} rejected{replaced} in {f.seconds:.2f} s",
+            f"conflicting, {f.rejected} rejected{replaced}{filtered} in {f.seconds:.2f} s",
             markup=False,
         )
     for note in import_notes(report):

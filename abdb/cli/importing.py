@@ -1,11 +1,14 @@
-"""``abdb import``: load antibodies from FASTA and legacy JSON files."""
+"""``abdb import``: load antibodies from FASTA, legacy JSON and abdb JSON Lines files."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import TextColumn
@@ -20,15 +23,20 @@ from abdb.errors import JobsFailed, RecordsRejected
 from abdb.services.annotating.run import AnnotateOptions
 from abdb.services.importing.report import close_stale_runs, recent_runs
 from abdb.services.importing.run import (
+    PRESETS,
     ImportOptions,
     ImportProgress,
     ImportReport,
     InputFormat,
     import_files,
     refuse_outputs_among_inputs,
+    table_columns,
 )
 
-app = typer.Typer(help="Import antibodies from FASTA or legacy JSON, and list past import runs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Import antibodies from FASTA, legacy JSON or abdb JSON Lines, and list past import runs.",
+    no_args_is_help=True,
+)
 
 FASTA_HELP = (
     "Import FASTA (.fasta/.fa/.faa/.fas, optionally gzip-compressed; any name when given as a file).\n\n"
@@ -54,6 +62,19 @@ LEGACY_HELP = (
     "Re-importing adds nothing; conflicts are reported, not overwritten, unless --replace. Exit 8 when "
     "any record was rejected or in conflict.\n\n"
     "Example: abdb import legacy-json data/sequences/ results.json --errors rejects.jsonl"
+)
+
+JSON_HELP = (
+    "Import abdb JSON Lines, as `abdb export json` writes them (.jsonl/.ndjson, optionally gzip-compressed): "
+    "each line one whole antibody with its chains, domains of every scheme, regions, numbering, features and "
+    "jobs, stored as they were: nothing is recomputed and nothing is queued for annotation beyond the jobs "
+    "the file carries (a job RUNNING at export comes back PENDING).\n\n"
+    "Every domain and region is checked against its chain's residues and every code against the vocabulary; "
+    "a line that fails is rejected with its line number. Visibility is the file's unless --public/--private. "
+    "New ids and timestamps are made; the original id, creation time and import provenance are kept in the "
+    "antibody's metadata (import.origin). Re-importing into the source database reports the antibodies "
+    "unchanged. Exit 8 when any line was rejected or in conflict.\n\n"
+    "Example: abdb export json -o all.jsonl && abdb --database-url $OTHER import json all.jsonl"
 )
 
 PATHS = Annotated[
@@ -113,66 +134,136 @@ TRANSLATE = Annotated[
 ]
 
 
-@app.command("fasta", help=FASTA_HELP)
-def fasta(
-    ctx: typer.Context,
-    paths: PATHS,
-    dry_run: DRY_RUN = False,
-    errors: ERRORS = None,
-    max_errors: MAX_ERRORS = None,
-    batch_size: BATCH_SIZE = 1000,
-    replace: REPLACE = False,
-    quiet: QUIET = False,
-    as_json: AS_JSON = False,
-    public: PUBLIC = None,
-    created_by: CREATED_BY = None,
-    allow_x: ALLOW_X = False,
-    min_length: MIN_LENGTH = DEFAULT_MIN_LENGTH,
-    annotate_after: ANNOTATE = False,
-    translate: TRANSLATE = False,
-) -> None:
-    options = ImportOptions(
-        allow_x=allow_x,
-        min_length=min_length,
-        batch_size=batch_size,
-        dry_run=dry_run,
-        public=public,
-        created_by=created_by,
-        max_errors=max_errors,
-        replace=replace,
-        translate=translate,
+_SHARED = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("dry_run", DRY_RUN, False),
+        ("errors", ERRORS, None),
+        ("max_errors", MAX_ERRORS, None),
+        ("batch_size", BATCH_SIZE, 1000),
+        ("replace", REPLACE, False),
+        ("quiet", QUIET, False),
+        ("as_json", AS_JSON, False),
+        ("public", PUBLIC, None),
+        ("created_by", CREATED_BY, None),
     )
-    _run_import(ctx, InputFormat.FASTA, paths, options, errors, quiet, as_json, annotate_after)
+]
+_RECORDS = [  # what every importer but `import json` offers: its chains are checked and numbered here
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("allow_x", ALLOW_X, False),
+        ("min_length", MIN_LENGTH, DEFAULT_MIN_LENGTH),
+        ("annotate_after", ANNOTATE, False),
+    )
+]
+_CONTEXT = [
+    inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+    inspect.Parameter("paths", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=PATHS),
+]
 
 
-@app.command("legacy-json", help=LEGACY_HELP)
-def legacy_json(
-    ctx: typer.Context,
-    paths: PATHS,
-    dry_run: DRY_RUN = False,
-    errors: ERRORS = None,
-    max_errors: MAX_ERRORS = None,
-    batch_size: BATCH_SIZE = 1000,
-    replace: REPLACE = False,
-    quiet: QUIET = False,
-    as_json: AS_JSON = False,
-    public: PUBLIC = None,
-    created_by: CREATED_BY = None,
-    allow_x: ALLOW_X = False,
-    min_length: MIN_LENGTH = DEFAULT_MIN_LENGTH,
-    annotate_after: ANNOTATE = False,
-) -> None:
-    options = ImportOptions(
-        allow_x=allow_x,
-        min_length=min_length,
-        batch_size=batch_size,
-        dry_run=dry_run,
-        public=public,
-        created_by=created_by,
-        max_errors=max_errors,
-        replace=replace,
-    )
-    _run_import(ctx, InputFormat.LEGACY_JSON, paths, options, errors, quiet, as_json, annotate_after)
+def importer(input_format: InputFormat, help_text: str, *, checks_records: bool = True) -> Callable[..., Any]:
+    """An `abdb import` command: the options every importer shares, and the command's own, which it turns
+    into its format's ImportOptions fields (a dict)."""
+
+    def register(command: Callable[..., dict[str, Any]]) -> Callable[..., None]:
+        own = list(inspect.signature(command, eval_str=True).parameters.values())  # typer reads them as given
+        shared = [*_SHARED, *(_RECORDS if checks_records else [])]
+
+        @functools.wraps(command)
+        def run(ctx: typer.Context, paths: list[Path], **given: Any) -> None:
+            common = {parameter.name: given.pop(parameter.name) for parameter in shared}
+            errors, quiet, as_json = common.pop("errors"), common.pop("quiet"), common.pop("as_json")
+            annotate_after = common.pop("annotate_after", False)
+            options = ImportOptions(**common, **command(**given))
+            _run_import(ctx, input_format, paths, options, errors, quiet, as_json, annotate_after)
+
+        run.__signature__ = inspect.Signature([*_CONTEXT, *own, *shared])  # type: ignore[attr-defined]
+        run.__annotations__ = {parameter.name: parameter.annotation for parameter in [*_CONTEXT, *own, *shared]}
+        app.command(input_format.value, help=help_text)(run)
+        return run
+
+    return register
+
+
+@importer(InputFormat.FASTA, FASTA_HELP)
+def fasta(translate: TRANSLATE = False) -> dict[str, Any]:
+    return {"translate": translate}
+
+
+@importer(InputFormat.LEGACY_JSON, LEGACY_HELP)
+def legacy_json() -> dict[str, Any]:
+    return {}
+
+
+AIRR_HELP = (
+    "Import AIRR Rearrangement TSV (.tsv, optionally gzip; IgBLAST, MiXCR, Immcantation, 10x, iReceptor): a row "
+    "per chain. Rows sharing a cell_id are one antibody named by the cell (across files too); rows without one "
+    "are antibodies of one chain named by sequence_id. Residues come from sequence_aa, else "
+    "sequence_alignment_aa, else the translation of sequence_alignment or sequence (rev_comp honoured). The "
+    "locus names the chain (heavy, light, …). With all seven fwr*_aa/cdr*_aa the regions are placed in the "
+    "chain (an IMGT variable domain); otherwise the chain is queued for annotation. v_call/d_call/j_call become "
+    "gene and allele features (several calls: the first, all kept in metadata); other fields go to the chain's "
+    "metadata.\n\n"
+    "Re-importing adds nothing; the same antibody from FASTA is unchanged. Exit 8 when any row was rejected.\n\n"
+    "Example: abdb import airr airr_rearrangement.tsv --productive-only --annotate"
+)
+OAS_HELP = (
+    "Import Observed Antibody Space data units (.csv, optionally gzip), unpaired or paired: line 1 the unit's "
+    "metadata, line 2 the header. Each row is an antibody named <unit>:<line>; its ANARCI_numbering becomes "
+    "the IMGT variable domain (regions recomputed from the positions by abdb's IMGT borders), so nothing needs "
+    "annotating; the unit's metadata goes to the run and to each antibody, its Species to a feature.\n\n"
+    "Example: abdb import oas SRR11528761_1_Paired_All.csv.gz --productive-only --min-redundancy 2"
+)
+CSV_HELP = (
+    "Import tables of one antibody per row (.csv, or .tsv; optionally gzip): --preset thera-sabdab "
+    "(Therapeutic, Heavy Sequence, Light Sequence, and the bispecifics' second pair) or --preset plabdab (ID, "
+    "heavy_sequence, light_sequence), or name the columns with --name-col and --heavy-col [--light-col "
+    "--heavy2-col --light2-col]. Columns match by name or by the start of the name (any case): release dates "
+    "in headers do not matter. na/none/empty are missing (a VHH has no light chain). Other columns go to "
+    "metadata; chains are queued for annotation.\n\n"
+    "Example: abdb import csv TheraSAbDab_SeqStruc_OnlineDownload.csv --preset thera-sabdab --annotate"
+)
+PRODUCTIVE_ONLY = Annotated[
+    bool, typer.Option("--productive-only", help="Only rows whose productive is T (others counted as filtered).")
+]
+
+
+@importer(InputFormat.AIRR, AIRR_HELP)
+def airr(productive_only: PRODUCTIVE_ONLY = False) -> dict[str, Any]:
+    return {"productive_only": productive_only}
+
+
+@importer(InputFormat.OAS, OAS_HELP)
+def oas(
+    productive_only: PRODUCTIVE_ONLY = False,
+    species: Annotated[
+        str | None, typer.Option("--species", help="Only units of this Species (human, mouse, …; any case).")
+    ] = None,
+    min_redundancy: Annotated[
+        int | None, typer.Option("--min-redundancy", min=1, help="Only rows whose Redundancy is at least this.")
+    ] = None,
+) -> dict[str, Any]:
+    return {"productive_only": productive_only, "species": species, "min_redundancy": min_redundancy}
+
+
+@importer(InputFormat.CSV, CSV_HELP)
+def csv_table(
+    preset: Annotated[
+        str | None, typer.Option("--preset", help=f"Columns of a known table: {', '.join(PRESETS)}.")
+    ] = None,
+    name_col: Annotated[str | None, typer.Option("--name-col", help="The column of antibody names.")] = None,
+    heavy_col: Annotated[str | None, typer.Option("--heavy-col", help="The heavy chain's column.")] = None,
+    light_col: Annotated[str | None, typer.Option("--light-col", help="The light chain's column.")] = None,
+    heavy2_col: Annotated[str | None, typer.Option("--heavy2-col", help="A second heavy chain's column.")] = None,
+    light2_col: Annotated[str | None, typer.Option("--light2-col", help="A second light chain's column.")] = None,
+) -> dict[str, Any]:
+    return {"columns": table_columns(preset, name_col, heavy_col, light_col, heavy2_col, light2_col)}
+
+
+@importer(InputFormat.JSON, JSON_HELP, checks_records=False)
+def abdb_json() -> dict[str, Any]:
+    return {}
 
 
 def _run_import(

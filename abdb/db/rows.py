@@ -38,6 +38,7 @@ ROWS: dict[str, tuple[str, ...]] = {
         "start_position",
         "end_position",
         "numbering",
+        "confidence_score",
     ),
     "antibody_regions": (
         "id",
@@ -47,6 +48,7 @@ ROWS: dict[str, tuple[str, ...]] = {
         "sequence",
         "start_position",
         "end_position",
+        "confidence_score",
     ),
     "sequence_features": (
         "id",
@@ -61,7 +63,17 @@ ROWS: dict[str, tuple[str, ...]] = {
         "source",
         "metadata",
     ),
-    "processing_jobs": ("id", "sequence_id", "job_type", "status", "input_data"),
+    "processing_jobs": (
+        "id",
+        "sequence_id",
+        "job_type",
+        "status",
+        "input_data",
+        "output_data",
+        "error_message",
+        "started_at",
+        "completed_at",
+    ),
     "job_queue": ("bucket", "job_id", "sequence_id", "job_type"),
     "external_tool_results": (
         "antibody_sequence_id",
@@ -83,6 +95,7 @@ IMPORTED_TABLES = (
     "antibody_regions",
     "sequence_features",
     "processing_jobs",
+    "external_tool_results",  # only from abdb JSON, which carries the jobs' results
     "job_queue",
 )
 _COLUMN_SETS = {table: frozenset(columns) for table, columns in ROWS.items()}

@@ -8,7 +8,16 @@ from functools import cached_property
 from typing import Any
 
 from abdb.domain.checksum import content_checksum, sequence_digest
-from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme, RegionType
+from abdb.domain.vocabulary import (
+    ChainType,
+    DomainType,
+    FeatureType,
+    JobStatus,
+    JobType,
+    Locus,
+    NumberingScheme,
+    RegionType,
+)
 
 STANDARD_RESIDUES = frozenset("ACDEFGHIKLMNPQRSTVWY")
 ALLOWED_WITH_X = STANDARD_RESIDUES | {"X"}
@@ -39,6 +48,7 @@ class RegionRecord:
     sequence: str
     start: int
     end: int
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,14 +61,17 @@ class DomainRecord:
     start: int
     end: int
     regions: tuple[RegionRecord, ...] = ()
+    confidence: float | None = None
+    # the engine's positions, ((number, insertion code, residue), ...), when the input carries them
+    numbering: tuple[tuple[int, str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
 class FeatureRecord:
     feature_type: FeatureType
     name: str
-    value: str
-    source: str
+    value: str | None
+    source: str | None
     chain_index: int | None = None
     start: int | None = None
     end: int | None = None
@@ -81,6 +94,31 @@ class ChainRecord:
 
 
 @dataclass(frozen=True)
+class ToolResultRecord:
+    tool_name: str
+    tool_version: str | None
+    input_data: Any
+    output_data: Any
+    execution_seconds: float | None
+    success: bool
+    error_details: Any
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A processing job as an abdb JSON export carries it (timestamps as ISO 8601 text)."""
+
+    job_type: JobType
+    status: JobStatus
+    input_data: Any = None
+    output_data: Any = None
+    error_message: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    tool_results: tuple[ToolResultRecord, ...] = ()
+
+
+@dataclass(frozen=True)
 class AntibodyRecord:
     name: str
     chains: tuple[ChainRecord, ...]
@@ -90,6 +128,11 @@ class AntibodyRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     features: tuple[FeatureRecord, ...] = ()
     pairing: Pairing = Pairing.AS_READ
+    # None: an annotation job is queued when the record needs annotation; a tuple (abdb JSON): exactly these
+    jobs: tuple[JobRecord, ...] | None = None
+    # where the record was first imported, when it comes from an export (kept as metadata.import.origin)
+    origin: dict[str, Any] | None = None
+    public: bool | None = None  # the input's own visibility (abdb JSON), used unless --public/--private
 
     @property
     def needs_annotation(self) -> bool:

@@ -11,9 +11,7 @@ junction: the IMGT CDR3 with the conserved residue before it (Cys 104) and after
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from abdb.domain.exported import ExportedAntibody, ExportedChain, ExportedDomain
+from abdb.domain.exported import AirrChain
 
 REGIONS = ("FR1", "CDR1", "FR2", "CDR2", "FR3", "CDR3", "FR4")
 AIRR_REGION = {
@@ -41,13 +39,13 @@ COLUMNS = (
 LOCI = {"HEAVY": "IGH", "LIGHT": None, "SINGLE_CHAIN": None}
 
 
-def _locus(chain: ExportedChain, v_call: str | None) -> str | None:
+def _locus(chain: AirrChain) -> str:
     """The chain's locus; for a chain of several domains (scFv), or one stored without, the V call's."""
     if chain.locus and chain.chain_type != "SINGLE_CHAIN":
         return chain.locus
-    if v_call and v_call[:3] in ("IGH", "IGK", "IGL", "TRA", "TRB", "TRG", "TRD"):
-        return v_call[:3]
-    return LOCI.get(chain.chain_type)
+    if chain.v_call and chain.v_call[:3] in ("IGH", "IGK", "IGL", "TRA", "TRB", "TRG", "TRD"):
+        return chain.v_call[:3]
+    return LOCI.get(chain.chain_type) or ""
 
 
 def header() -> str:
@@ -63,50 +61,67 @@ def _clean(value: object) -> str:
     return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
-def _junction(chain: ExportedChain, domain: ExportedDomain) -> str:
-    cdr3 = next((r for r in domain.regions if r.region_type == "CDR3"), None)
-    if cdr3 is None or domain.scheme != "IMGT" or cdr3.start < 2 or cdr3.end >= len(chain.sequence):
+def _junction(chain: AirrChain) -> str:
+    """The IMGT junction: the CDR3 with one residue either side (Cys 104, Trp/Phe 118)."""
+    if chain.cdr3 is None or chain.scheme != "IMGT" or chain.cdr3_start is None or chain.cdr3_end is None:
         return ""
-    return chain.sequence[cdr3.start - 2 : cdr3.end + 1]
+    if chain.cdr3_start < 2 or chain.cdr3_end >= len(chain.chain_sequence):
+        return ""
+    return chain.chain_sequence[chain.cdr3_start - 2 : chain.cdr3_end + 1]
 
 
-def airr_rows(antibody: ExportedAntibody, scheme: str) -> Iterator[str]:
-    """One TSV line per variable domain of ``scheme`` (a chain without one gets a row with its sequence)."""
-    for chain in antibody.chains:
-        variable = [d for d in chain.domains if d.domain_type == "VARIABLE" and d.scheme == scheme]
-        domains: list[ExportedDomain | None] = [*variable] or [None]
-        for number, domain in enumerate(domains, start=1):
-            suffix = f"_{number}" if len(domains) > 1 else ""
-            index = number - 1 if len(domains) > 1 else None
-            v_call = antibody.feature(chain, "V allele", index) or antibody.feature(chain, "V gene", index)
-            row: dict[str, object] = dict.fromkeys(COLUMNS)
-            row.update(
-                sequence_id=f"{antibody.name}|{chain.name}{suffix}",
-                rev_comp=False,
-                cell_id=str(antibody.id),
-                locus=_locus(chain, v_call),
-                sequence_aa=chain.sequence,
-                v_call=v_call,
-                j_call=antibody.feature(chain, "J allele", index) or antibody.feature(chain, "J gene", index),
-                abdb_antibody_id=str(antibody.id),
-                abdb_antibody_name=antibody.name,
-                abdb_chain_name=chain.name,
-                abdb_chain_type=chain.chain_type,
-            )
-            if domain is not None:
-                regions = {region.region_type: region for region in domain.regions}
-                junction = _junction(chain, domain)
-                row.update(
-                    sequence_alignment_aa=domain.sequence,
-                    junction_aa=junction,
-                    junction_aa_length=len(junction) if junction else None,
-                    abdb_scheme=domain.scheme,
-                    abdb_domain_start=domain.start,
-                    abdb_domain_end=domain.end,
-                )
-                for region_type, region in regions.items():
-                    if region_type in AIRR_REGION:
-                        name = AIRR_REGION[region_type]
-                        row[f"{name}_aa"] = region.sequence
-                        row[f"abdb_{name}_aa_start"], row[f"abdb_{name}_aa_end"] = region.start, region.end
-            yield "\t".join(_clean(row[column]) for column in COLUMNS) + "\n"
+def _text(value: int | str | None) -> str:
+    return "" if value is None else str(value)
+
+
+def airr_line(chain: AirrChain) -> str:
+    """The TSV line of one chain and variable domain (``chain.domains`` 0: the chain alone, no regions).
+
+    Only free text (names, calls) is cleaned: residues, codes and numbers hold no tab or line break."""
+    name = _clean(chain.antibody_name)
+    chain_name = _clean(chain.chain_name)
+    suffix = f"_{chain.place + 1}" if chain.domains > 1 else ""
+    identifier = str(chain.antibody_id)
+    junction = _junction(chain)
+    regions = [
+        (chain.fr1, chain.fr1_start, chain.fr1_end),
+        (chain.cdr1, chain.cdr1_start, chain.cdr1_end),
+        (chain.fr2, chain.fr2_start, chain.fr2_end),
+        (chain.cdr2, chain.cdr2_start, chain.cdr2_end),
+        (chain.fr3, chain.fr3_start, chain.fr3_end),
+        (chain.cdr3, chain.cdr3_start, chain.cdr3_end),
+        (chain.fr4, chain.fr4_start, chain.fr4_end),
+    ]
+    fields = [
+        f"{name}|{chain_name}{suffix}",  # sequence_id
+        "",  # sequence (nucleotides: none)
+        "F",  # rev_comp
+        "",  # productive
+        _clean(chain.v_call),
+        "",  # d_call
+        _clean(chain.j_call),
+        "",  # sequence_alignment
+        "",  # germline_alignment
+        "",  # junction
+        junction,
+        "",  # v_cigar
+        "",  # d_cigar
+        "",  # j_cigar
+        identifier,  # cell_id
+        _locus(chain),
+        chain.chain_sequence,  # sequence_aa
+        _text(chain.domain_sequence),  # sequence_alignment_aa
+        str(len(junction)) if junction else "",
+        *(_text(residues) for residues, _, _ in regions),
+        *([""] * (2 * len(regions))),  # *_start/_end: nucleotide positions
+        identifier,
+        name,
+        chain_name,
+        chain.chain_type,
+        _text(chain.scheme),
+        _text(chain.domain_start),
+        _text(chain.domain_end),
+    ]
+    for _, start, end in regions:
+        fields += (_text(start), _text(end))
+    return "\t".join(fields) + "\n"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from abdb.errors import ConfigurationError, InputError
 
@@ -31,6 +31,15 @@ class FileStarted:
 
     path: Path
     name: str
+
+
+@dataclass(frozen=True)
+class FileNote:
+    """What a reader learnt of the file it reads: its own metadata (an OAS unit's first line), rows it left
+    out because a filter asked so."""
+
+    metadata: dict[str, Any] | None = None
+    filtered: int = 0
 
 
 class ReadPosition:

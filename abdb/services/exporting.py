@@ -1,4 +1,4 @@
-"""Data comes back out: `abdb export fasta`, `abdb list` and `abdb show`.
+"""Data comes back out: `abdb export fasta|airr|json`, `abdb list` and `abdb show`.
 
 Every read runs in one REPEATABLE READ, READ ONLY snapshot (an import running meanwhile is in it whole or
 not at all) and walks the selection in keyset pages of ``PAGE`` antibodies, each loaded with one statement
@@ -12,21 +12,23 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from abdb.config import Settings
 from abdb.database import Database, using
-from abdb.domain.exported import ExportedAntibody
+from abdb.domain.exported import AirrChain, ExportedAntibody
 from abdb.domain.selection import Selection
 from abdb.domain.vocabulary import RegionType
 from abdb.errors import ConfigurationError, NotFoundError
-from abdb.io.airr_out import airr_rows
+from abdb.io.airr_out import airr_line
 from abdb.io.airr_out import header as airr_header
 from abdb.io.fasta_out import WHAT_CHAINS, WHAT_VDOMAINS, FastaCounts, fasta_records
 from abdb.repositories.exports import where_of
+from abdb.services.snapshot_pages import PAGE, Loader, pages
 from abdb.unit_of_work import UnitOfWork
 
-PAGE = 500
 SCHEMES = ("imgt", "kabat", "chothia")
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,28 +64,29 @@ class AntibodySummary:
     schemes: list[str] = field(default_factory=list)  # schemes with a variable domain
 
 
-def _antibodies(
-    uow: UnitOfWork, selection: Selection, scheme: str | None, page: int = PAGE
-) -> Iterator[ExportedAntibody]:
-    where, params = where_of(selection)
-    after = None
-    while True:
-        ids = uow.exports.ids(where, params, after, page)
-        if not ids:
-            return
-        yield from uow.exports.load(ids, scheme)
-        after = ids[-1]
+def _trees(scheme: str | None) -> Loader[ExportedAntibody]:
+    return lambda uow, ids: uow.exports.load(ids, scheme)
+
+
+def _airr(scheme: str) -> Loader[list[AirrChain]]:
+    return lambda uow, ids: uow.exports.airr_chains(ids, scheme)
+
+
+def _documents(uow: UnitOfWork, ids: list[uuid.UUID]) -> list[str]:
+    return uow.documents.load(ids)
 
 
 def _export(
     target: Database | Settings,
     selection: Selection,
-    scheme: str | None,
-    records: Callable[[ExportedAntibody], Iterator[str]],
+    load: Loader[T],
+    records: Callable[[T], Iterator[str]],
     write: Callable[[str], object],
     on_progress: Callable[[int, int], None] | None,
+    jobs: int = 1,
 ) -> ExportReport:
-    """Write ``records(antibody)`` of every selected antibody, from one snapshot, page by page."""
+    """Write ``records(antibody)`` of every selected antibody, from one snapshot, page by page (loaded by
+    ``jobs`` connections sharing the snapshot)."""
     report = ExportReport()
     with using(target) as database:
         database.require_head("`abdb export`")
@@ -91,7 +94,7 @@ def _export(
             uow.exports.begin_snapshot()
             where, params = where_of(selection)
             report.selected = uow.exports.count(where, params)
-            for antibody in _antibodies(uow, selection, scheme):
+            for antibody in pages(database, uow, where, params, load, jobs):
                 for record in records(antibody):
                     write(record)
                     report.records += 1
@@ -115,7 +118,12 @@ def export_fasta(
     counts = FastaCounts()
     scheme = None if options.what == WHAT_CHAINS else options.scheme.upper()
     report = _export(
-        target, selection, scheme, lambda antibody: fasta_records(antibody, options.what, counts), write, on_progress
+        target,
+        selection,
+        _trees(scheme),
+        lambda antibody: fasta_records(antibody, options.what, counts),
+        write,
+        on_progress,
     )
     report.renamed = counts.renamed
     return report
@@ -133,7 +141,21 @@ def export_airr(
         raise ConfigurationError(f"--scheme {scheme}: choose from {', '.join(SCHEMES)}")
     write(airr_header())
     upper = scheme.upper()
-    return _export(target, selection, upper, lambda antibody: airr_rows(antibody, upper), write, on_progress)
+    return _export(target, selection, _airr(upper), lambda rows: map(airr_line, rows), write, on_progress)
+
+
+def export_json(
+    target: Database | Settings,
+    selection: Selection,
+    write: Callable[[str], object],
+    on_progress: Callable[[int, int], None] | None = None,
+    jobs: int = 2,
+) -> ExportReport:
+    """Write abdb JSON Lines (one whole antibody per line, ``"format": "abdb/1"``) with ``write``; the
+    server builds the lines, on ``jobs`` connections sharing one snapshot."""
+    if jobs < 1:
+        raise ConfigurationError("--jobs must be at least 1")
+    return _export(target, selection, _documents, lambda document: iter((document + "\n",)), write, on_progress, jobs)
 
 
 def list_antibodies(target: Database | Settings, selection: Selection, limit: int | None) -> list[AntibodySummary]:
@@ -142,7 +164,8 @@ def list_antibodies(target: Database | Settings, selection: Selection, limit: in
         with database.unit_of_work() as uow:
             uow.exports.begin_snapshot()
             found: list[AntibodySummary] = []
-            for antibody in _antibodies(uow, selection, None, page=min(PAGE, limit or PAGE)):
+            where, params = where_of(selection)
+            for antibody in pages(database, uow, where, params, _trees(None), page=min(PAGE, limit or PAGE)):
                 if limit is not None and len(found) >= limit:
                     break
                 found.append(_summary(antibody))

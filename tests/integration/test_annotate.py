@@ -318,3 +318,21 @@ def test_completed_jobs_can_be_queued_again_to_add_another_scheme(loaded: Settin
         "SELECT numbering_scheme, count(*) FROM antibody_domains WHERE domain_type = 'VARIABLE' GROUP BY 1 ORDER BY 1",
     ) == [("IMGT", 5), ("KABAT", 5)]
     assert _cdrs(engine, "abituzumab", "heavy", "KABAT")[0] == ("CDR1", "SFWMH", 31, 35)
+
+
+def test_what_the_engine_leaves_empty_is_stored_as_sql_null_not_as_json_null(
+    database: Database, engine: Engine
+) -> None:
+    import_fasta(database, [FIXTURES / "annotate_chains.fasta"], ImportOptions())
+    annotate(database, AnnotateOptions())
+    with engine.connect() as connection:
+        json_nulls = connection.execute(
+            text(
+                "SELECT (SELECT count(*) FROM antibody_domains WHERE jsonb_typeof(numbering) = 'null') "
+                "+ (SELECT count(*) FROM external_tool_results WHERE jsonb_typeof(error_details) = 'null')"
+            )
+        ).scalar_one()
+        linkers = connection.execute(
+            text("SELECT count(*) FROM antibody_domains WHERE domain_type = 'LINKER' AND numbering IS NULL")
+        ).scalar_one()
+    assert json_nulls == 0 and linkers > 0

@@ -52,8 +52,8 @@ class ProcessingJob(IdMixin, TimestampMixin, Base):
     status: Mapped[JobStatus] = vocab(
         JobStatus, "job_statuses", nullable=False, default=JobStatus.PENDING, server_default="PENDING"
     )
-    input_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    output_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    input_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    output_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     error_message: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -77,11 +77,11 @@ class ExternalToolResult(IdMixin, CreatedAtMixin, Base):
     job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     tool_name: Mapped[str] = mapped_column(String(100), nullable=False)
     tool_version: Mapped[str | None] = mapped_column(String(50))
-    input_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    output_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    input_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    output_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     execution_time: Mapped[dt.timedelta | None] = mapped_column(Interval)
     success: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    error_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
 
     job: Mapped[ProcessingJob] = relationship(back_populates="tool_results")
 

@@ -124,7 +124,7 @@ class AntibodyDomain(IdMixin, TimestampMixin, Base):
     confidence_score: Mapped[Decimal | None] = mapped_column(CONFIDENCE)
     # The numbering engine's positions, [[number, insertion code, residue], ...] in sequence order, so that
     # regions can be recomputed under another border table without rerunning the engine.
-    numbering: Mapped[list[list[Any]] | None] = mapped_column(JSONB)
+    numbering: Mapped[list[list[Any]] | None] = mapped_column(JSONB(none_as_null=True))
 
     chain: Mapped[AntibodyChain] = relationship(back_populates="domains")
     regions: Mapped[list[AntibodyRegion]] = relationship(

@@ -67,6 +67,13 @@ def loads_json_bytes(data: bytes) -> Any:
         raise JsonFileError(str(error)) from None
 
 
+def strict_loads(text: str) -> Any:
+    """``json.loads`` refusing duplicate keys, NaN/Infinity and numbers out of float range (ValueError)."""
+    return json.loads(
+        text, object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant, parse_float=_float
+    )
+
+
 def _byte_location(data: bytes, offset: int) -> str:
     line = data.count(b"\n", 0, offset) + 1
     column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1

@@ -97,6 +97,7 @@ def _linker(
         start_position=start + 1,
         end_position=end + 1,
         numbering=None,
+        confidence_score=None,
     )
 
 
@@ -116,6 +117,7 @@ def _add_variable(
             start_position=domain.start + 1,
             end_position=domain.end + 1,
             numbering=[list(residue) for residue in domain.numbering],
+            confidence_score=None,
         )
     )
     for span in regions_of(domain.numbering, scheme, domain.chain_letter):
@@ -129,6 +131,7 @@ def _add_variable(
                 sequence=span.sequence,
                 start_position=domain.start + span.first + 1,
                 end_position=domain.start + span.last + 1,
+                confidence_score=None,
             )
         )
 

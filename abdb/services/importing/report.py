@@ -12,6 +12,7 @@ from typing import Any
 from abdb.config import Settings
 from abdb.database import Database, using
 from abdb.domain.records import DEFAULT_MIN_LENGTH, Pairing, Rejection
+from abdb.io.csv_tables import Columns
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class ImportOptions:
     max_errors: int | None = None
     replace: bool = False
     translate: bool = False  # FASTA: translate nucleotide records instead of rejecting them
+    productive_only: bool = False  # AIRR, OAS: only rows with productive T
+    species: str | None = None  # OAS: only units of this species
+    min_redundancy: int | None = None  # OAS: only rows seen at least this many times
+    columns: Columns | None = None  # CSV: which columns hold the name and the chains
 
 
 @dataclass
@@ -37,7 +42,9 @@ class FileReport:
     rejected: int = 0
     replaced: int = 0
     visibility_changed: int = 0
+    filtered: int = 0  # rows left out by --productive-only, --species, --min-redundancy
     seconds: float = 0.0
+    metadata: dict[str, Any] | None = None  # what the file says of itself (an OAS unit's metadata line)
 
     @property
     def records(self) -> int:

@@ -40,7 +40,7 @@ class PreparedRecord:
 class RowContext:
     """What every row of one file shares."""
 
-    public: bool
+    public: bool | None  # --public/--private; None: the record's own visibility (abdb JSON), else private
     creator_id: str | None
     run_id: str | None
     sha256: str
@@ -64,6 +64,10 @@ def _number(value: float | int | None) -> str:
 _id = new_id_text
 
 
+def _json(value: object) -> str:
+    return "\\N" if value is None else _escaped(json.dumps(value))
+
+
 def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
     """The record's rows, linked by client-side UUIDv7 ids, as COPY text.
 
@@ -71,13 +75,18 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
     text goes through ``_escaped``.
     """
     sequence_id = _id()
-    provenance = {"import": {"file": record.source, "sha256": context.sha256, "record": record.location}}
-    metadata = _escaped(json.dumps({**record.metadata, **provenance}))
+    provenance: dict[str, object] = {"file": record.source, "sha256": context.sha256, "record": record.location}
+    if record.origin is not None:
+        provenance["origin"] = record.origin
+    metadata = _escaped(json.dumps({**record.metadata, "import": provenance}))
+    public = "t" if _public(record, context) else "f"
     sequences = [
-        f"{sequence_id}\t{_escaped(record.name)}\t{_optional(record.description)}\t{'t' if context.public else 'f'}"
+        f"{sequence_id}\t{_escaped(record.name)}\t{_optional(record.description)}\t{public}"
         f"\t{metadata}\t{record.checksum}\t{_optional(context.creator_id)}\t{_optional(context.run_id)}\n"
     ]
-    chains, domains, regions, features, jobs, queue = [], [], [], [], [], []
+    chains: list[str] = []
+    domains: list[str] = []
+    regions: list[str] = []
     chain_ids = []
     for chain in record.chains:
         chain_id = _id()
@@ -90,28 +99,25 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         )
         for domain in chain.domains:
             domain_id = _id()
+            numbering = "\\N" if domain.numbering is None else _json([list(n) for n in domain.numbering])
             domains.append(
-                f"{domain_id}\t{sequence_id}\t{chain_id}\t{domain.domain_type}\t{domain.numbering_scheme}\t{domain.sequence}"
-                f"\t{domain.start}\t{domain.end}\t\\N\n"
+                f"{domain_id}\t{sequence_id}\t{chain_id}\t{domain.domain_type}\t{domain.numbering_scheme}"
+                f"\t{domain.sequence}\t{domain.start}\t{domain.end}\t{numbering}\t{_number(domain.confidence)}\n"
             )
             for region in domain.regions:
                 regions.append(
-                    f"{_id()}\t{sequence_id}\t{domain_id}\t{region.region_type}\t{region.sequence}\t{region.start}\t{region.end}\n"
+                    f"{_id()}\t{sequence_id}\t{domain_id}\t{region.region_type}\t{region.sequence}\t{region.start}"
+                    f"\t{region.end}\t{_number(region.confidence)}\n"
                 )
-    for feature in record.features:
-        chain_id = chain_ids[feature.chain_index] if feature.chain_index is not None else "\\N"
-        confidence = None if feature.confidence is None else round(feature.confidence, 3)
-        features.append(
-            f"{_id()}\t{sequence_id}\t{chain_id}\t{feature.feature_type}\t{_escaped(feature.name)}"
-            f"\t{_escaped(feature.value)}\t{_number(feature.start)}\t{_number(feature.end)}\t{_number(confidence)}"
-            f"\t{_escaped(feature.source)}\t{_escaped(json.dumps(feature.metadata))}\n"
-        )
-    if record.needs_annotation:
-        input_data = _escaped(json.dumps({"source": record.source, "record": record.location}))
-        job_id = _id()
-        jobs.append(f"{job_id}\t{sequence_id}\t{ANNOTATION}\t{PENDING}\t{input_data}\n")
-        queue.append(f"{bucket_of_text(job_id)}\t{job_id}\t{sequence_id}\t{ANNOTATION}\n")
-    tables = (sequences, chains, domains, regions, features, jobs, queue)
+    features = [
+        f"{_id()}\t{sequence_id}\t{_optional(None if feature.chain_index is None else chain_ids[feature.chain_index])}"
+        f"\t{feature.feature_type}\t{_escaped(feature.name)}\t{_optional(feature.value)}\t{_number(feature.start)}"
+        f"\t{_number(feature.end)}\t{_number(_rounded(feature.confidence))}\t{_optional(feature.source)}"
+        f"\t{_escaped(json.dumps(feature.metadata))}\n"
+        for feature in record.features
+    ]
+    jobs, results, queue = _job_rows(record, sequence_id)
+    tables = (sequences, chains, domains, regions, features, jobs, results, queue)
     return PreparedRecord(
         record.name,
         record.checksum,
@@ -122,3 +128,45 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         record.labels,
         record.pairing,
     )
+
+
+def _public(record: AntibodyRecord, context: RowContext) -> bool:
+    return context.public if context.public is not None else record.public is True
+
+
+def _rounded(confidence: float | None) -> float | None:
+    return None if confidence is None else round(confidence, 3)
+
+
+def _job_rows(record: AntibodyRecord, sequence_id: str) -> tuple[list[str], list[str], list[str]]:
+    """An annotation job when the record needs one, or (abdb JSON) exactly the jobs it carries; a PENDING job
+    is queued. A job that was RUNNING when exported comes back PENDING: no worker holds it here."""
+    jobs: list[str] = []
+    results: list[str] = []
+    queue: list[str] = []
+    if record.jobs is None:
+        if record.needs_annotation:
+            input_data = _escaped(json.dumps({"source": record.source, "record": record.location}))
+            job_id = _id()
+            jobs.append(f"{job_id}\t{sequence_id}\t{ANNOTATION}\t{PENDING}\t{input_data}\t\\N\t\\N\t\\N\t\\N\n")
+            queue.append(f"{bucket_of_text(job_id)}\t{job_id}\t{sequence_id}\t{ANNOTATION}\n")
+        return jobs, results, queue
+    for job in record.jobs:
+        job_id = _id()
+        running = job.status is JobStatus.RUNNING
+        status = PENDING if running else str(job.status)
+        started = None if running else job.started_at
+        jobs.append(
+            f"{job_id}\t{sequence_id}\t{job.job_type}\t{status}\t{_json(job.input_data)}\t{_json(job.output_data)}"
+            f"\t{_optional(job.error_message)}\t{_optional(started)}\t{_optional(job.completed_at)}\n"
+        )
+        if status == PENDING:
+            queue.append(f"{bucket_of_text(job_id)}\t{job_id}\t{sequence_id}\t{job.job_type}\n")
+        for result in job.tool_results:
+            seconds = "\\N" if result.execution_seconds is None else f"{result.execution_seconds:.6f} seconds"
+            results.append(
+                f"{sequence_id}\t{job_id}\t{_escaped(result.tool_name)}\t{_optional(result.tool_version)}"
+                f"\t{_json(result.input_data)}\t{_json(result.output_data)}\t{seconds}"
+                f"\t{'t' if result.success else 'f'}\t{_json(result.error_details)}\n"
+            )
+    return jobs, results, queue

@@ -26,9 +26,14 @@ from abdb.domain.records import AntibodyRecord, Rejection
 from abdb.domain.vocabulary import JobStatus
 from abdb.errors import AbdbError, CommitOutcomeUnknown, ConfigurationError, DatabaseUnreachable, Interrupted
 from abdb.io import inputs
+from abdb.io.abdb_json import JSONL_SUFFIXES, read_abdb_json
+from abdb.io.airr_in import AIRR_SUFFIXES, AirrOptions, read_airr_files
+from abdb.io.csv_tables import CSV_SUFFIXES, PRESETS, Columns, TableOptions, read_table_files
+from abdb.io.csv_tables import table_columns as _table_columns
 from abdb.io.fasta import FASTA_SUFFIXES
-from abdb.io.inputs import FileStarted, ReadPosition
+from abdb.io.inputs import FileNote, FileStarted, ReadPosition
 from abdb.io.legacy import JSON_SUFFIXES, read_legacy_antibodies
+from abdb.io.oas import OAS_SUFFIXES, OasOptions, read_oas_files
 from abdb.io.pairing import FastaOptions, read_fasta_files
 from abdb.io.prefetch import prefetched
 from abdb.repositories.import_runs import run_lock_key
@@ -40,6 +45,7 @@ from abdb.services.stopping import describe, signal_of
 from abdb.unit_of_work import analyze_tables
 
 __all__ = [
+    "PRESETS",
     "FileReport",
     "ImportOptions",
     "ImportProgress",
@@ -50,13 +56,17 @@ __all__ = [
     "import_legacy_json",
 ]
 logger = logging.getLogger(__name__)
-Event = FileStarted | AntibodyRecord | Rejection
+Event = FileStarted | FileNote | AntibodyRecord | Rejection
 Reader = Callable[[list[tuple[Path, str]], ImportOptions, ReadPosition], Iterator[Event]]
 
 
 class InputFormat(StrEnum):
     FASTA = "fasta"
     LEGACY_JSON = "legacy-json"
+    JSON = "json"  # abdb's own JSON Lines, from `abdb export json`
+    AIRR = "airr"  # AIRR Rearrangement TSV
+    OAS = "oas"  # Observed Antibody Space data units
+    CSV = "csv"  # tables of a row per antibody (Thera-SAbDab, PLAbDab, others)
 
 
 @dataclass(frozen=True)
@@ -80,10 +90,62 @@ def _read_legacy(files: list[tuple[Path, str]], options: ImportOptions, position
         position.finished += path.stat().st_size if path.exists() else 0
 
 
+def _read_abdb_json(files: list[tuple[Path, str]], options: ImportOptions, position: ReadPosition) -> Iterator[Event]:
+    for path, name in files:
+        yield FileStarted(path, name)
+        yield from read_abdb_json(path, name, position)
+        position.finished += path.stat().st_size if path.exists() else 0
+
+
+def _read_airr(files: list[tuple[Path, str]], options: ImportOptions, position: ReadPosition) -> Iterator[Event]:
+    airr = AirrOptions(allow_x=options.allow_x, min_length=options.min_length, productive_only=options.productive_only)
+    return read_airr_files(files, airr, position)
+
+
+def _read_oas(files: list[tuple[Path, str]], options: ImportOptions, position: ReadPosition) -> Iterator[Event]:
+    oas = OasOptions(
+        allow_x=options.allow_x,
+        min_length=options.min_length,
+        species=options.species,
+        productive_only=options.productive_only,
+        min_redundancy=options.min_redundancy,
+    )
+    return read_oas_files(files, oas, position)
+
+
+def _read_csv(files: list[tuple[Path, str]], options: ImportOptions, position: ReadPosition) -> Iterator[Event]:
+    if options.columns is None:
+        raise ConfigurationError(
+            "say which columns hold the name and the chains: --preset, or --name-col and --heavy-col"
+        )
+    table = TableOptions(options.columns, allow_x=options.allow_x, min_length=options.min_length)
+    return read_table_files(files, table, position)
+
+
 READERS: dict[InputFormat, tuple[Reader, tuple[str, ...]]] = {
     InputFormat.FASTA: (_read_fasta, FASTA_SUFFIXES),
     InputFormat.LEGACY_JSON: (_read_legacy, JSON_SUFFIXES),
+    InputFormat.JSON: (_read_abdb_json, JSONL_SUFFIXES),
+    InputFormat.AIRR: (_read_airr, AIRR_SUFFIXES),
+    InputFormat.OAS: (_read_oas, OAS_SUFFIXES),
+    InputFormat.CSV: (_read_csv, CSV_SUFFIXES),
 }
+
+
+def table_columns(
+    preset: str | None,
+    name: str | None,
+    heavy: str | None,
+    light: str | None = None,
+    heavy2: str | None = None,
+    light2: str | None = None,
+) -> Columns:
+    """The columns `abdb import csv` reads: a preset's (of PRESETS), with any column named instead; exit 2
+    when neither names the name and heavy chain columns."""
+    try:
+        return _table_columns(preset, name, heavy, light, heavy2, light2)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def refuse_outputs_among_inputs(input_format: InputFormat, paths: Iterable[Path], outputs: Mapping[str, Path]) -> None:
@@ -123,6 +185,10 @@ def import_files(
         raise ConfigurationError("--batch-size must be at least 1")
     if options.max_errors is not None and options.max_errors < 1:
         raise ConfigurationError("--max-errors must be at least 1 (leave it out to never stop early)")
+    if input_format is InputFormat.CSV and options.columns is None:
+        raise ConfigurationError(
+            "say which columns hold the name and the chains: --preset, or --name-col and --heavy-col"
+        )
     with using(target) as database:  # the backend is decided once, not per batch
         return _import(database, input_format, paths, options, on_progress, stdin)
 
@@ -200,12 +266,15 @@ def _load_all(
     run_id = str(report.run_id) if report.run_id else None
     total_bytes = found.total_bytes
     batches = _file_batches(reader, found.files, options, creator_id, run_id)
-    for name, sha256, batch, bytes_read in prefetched(batches):
+    for name, sha256, batch, bytes_read, note in prefetched(batches):
         if file_report is None or file_report.path != name:
             file_report = next((f for f in report.files if f.path == name), None) or FileReport(name, sha256=sha256)
             if file_report not in report.files:
                 report.files.append(file_report)
             file_started = time.perf_counter()
+        file_report.filtered += note.filtered
+        if note.metadata is not None:
+            file_report.metadata = note.metadata
         if batch:
             budget = None if options.max_errors is None else options.max_errors - len(report.rejections)
             load_batch(database, batch, options, file_report, report, budget)
@@ -224,7 +293,7 @@ def _file_batches(
     options: ImportOptions,
     creator_id: str | None,
     run_id: str | None,
-) -> Iterator[tuple[str, str, list[Item], int]]:
+) -> Iterator[tuple[str, str, list[Item], int, FileNote]]:
     """(file name, its sha256, a batch, bytes read so far) for every batch; an empty batch announces each
     file. A batch belongs to the file being read when it fills (chains paired across files included).
 
@@ -234,24 +303,36 @@ def _file_batches(
     sha256s: dict[str, str] = {}
     current = ("", "")
     batch: list[Item] = []
+    metadata: dict[str, object] | None = None
+    filtered = 0
+
+    def note() -> FileNote:
+        nonlocal metadata, filtered
+        taken, metadata, filtered = FileNote(metadata, filtered), None, 0
+        return taken
+
     for event in reader(files, options, position):
         if isinstance(event, FileStarted):
-            if batch:
-                yield *current, batch, position.bytes_read
+            if batch or metadata is not None or filtered:
+                yield *current, batch, position.bytes_read, note()
                 batch = []
             current = (event.name, sha256s.setdefault(event.name, _sha256(event.path)))
-            yield *current, [], position.bytes_read
+            yield *current, [], position.bytes_read, note()
+            continue
+        if isinstance(event, FileNote):
+            metadata = event.metadata if event.metadata is not None else metadata
+            filtered += event.filtered
             continue
         if isinstance(event, Rejection):
             batch.append(event)
         else:
-            context = RowContext(options.public is True, creator_id, run_id, sha256s.get(event.source, ""))
+            context = RowContext(options.public, creator_id, run_id, sha256s.get(event.source, ""))
             batch.append(prepare(event, context))
         if len(batch) >= options.batch_size:
-            yield *current, batch, position.bytes_read
+            yield *current, batch, position.bytes_read, note()
             batch = []
-    if batch:
-        yield *current, batch, position.bytes_read
+    if batch or metadata is not None or filtered:
+        yield *current, batch, position.bytes_read, note()
 
 
 def _finish_run(database: Database, report: ImportReport, status: JobStatus, message: str | None) -> None:
