@@ -9,7 +9,9 @@ is a run of consecutive residues and the seven regions tile the domain.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 
 from abdb.domain.vocabulary import RegionType
 from abdb.numbering.engine import NumberedResidue
@@ -39,6 +41,20 @@ class RegionSpan:
 def regions_of(numbering: tuple[NumberedResidue, ...], scheme: str, chain_letter: str) -> list[RegionSpan]:
     """The regions present in the numbering, in order; together they cover every residue."""
     borders = BORDERS[(scheme, BORDER_CLASS[chain_letter])]
+    numbers = [position for position, _, _ in numbering]
+    if numbers != sorted(numbers):  # never from ANARCI; then each residue is placed on its own
+        return _regions_residue_by_residue(numbering, borders)
+    residues = "".join(residue for _, _, residue in numbering)
+    # numbers only grow along the chain, so each region is the slice between two borders' places
+    places = [0, *(bisect_left(numbers, border) for border in borders[1:]), len(numbers)]
+    return [
+        RegionSpan(REGIONS[region], residues[first:last], first, last - 1)
+        for region, (first, last) in enumerate(pairwise(places))
+        if last > first
+    ]
+
+
+def _regions_residue_by_residue(numbering: tuple[NumberedResidue, ...], borders: tuple[int, ...]) -> list[RegionSpan]:
     spans: list[RegionSpan] = []
     current: int | None = None
     first = 0
@@ -56,8 +72,5 @@ def regions_of(numbering: tuple[NumberedResidue, ...], scheme: str, chain_letter
 
 
 def _region_index(position: int, borders: tuple[int, ...]) -> int:
-    region = 0
-    for index, border in enumerate(borders):
-        if position >= border:
-            region = index
-    return region
+    """The last region whose first position is at or before ``position`` (the first region before all)."""
+    return max(bisect_right(borders, position) - 1, 0)

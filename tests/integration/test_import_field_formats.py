@@ -282,3 +282,26 @@ def test_columns_are_found_by_the_start_of_their_name_and_named_ones_win(databas
     assert report.clean and report.files[0].inserted == 1
     missing = import_files(database, InputFormat.CSV, [table], ImportOptions(columns=table_columns(None, "name", "VL")))
     assert "no column 'VL'" in missing.rejections[0].reason
+
+
+def test_dry_run_max_errors_and_replace_work_for_the_new_formats_as_for_the_others(
+    cli: CliInvoker, engine: Engine, tmp_path: Path
+) -> None:
+    unit = OAS / "SRR0000002_1_Paired_All.csv"
+    code, output = cli("import", "oas", str(unit), "--dry-run", "--json")
+    assert code == 0 and _summary(output)["files"][0]["inserted"] == 6
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM antibody_sequences")).scalar_one() == 0
+    code, output = cli("import", "airr", str(AIRR / "bad_rows.tsv"), "--max-errors", "2")
+    assert code == 8 and "stopped at rejection 2" in output
+    original = AIRR / "therapeutics_cells.tsv"
+    assert cli("import", "airr", str(original))[0] == 0
+    lines = original.read_text().splitlines()
+    header, first = lines[0].split("\t"), lines[1].split("\t")
+    first[header.index("sequence_aa")] = first[header.index("sequence_aa")][:-1]  # the cell's heavy chain changed
+    changed = tmp_path / "changed.tsv"
+    changed.write_text("\n".join([lines[0], "\t".join(first), lines[2]]) + "\n")
+    code, output = cli("import", "airr", str(changed), "--json")
+    assert code == 8 and _summary(output)["files"][0]["conflicting"] == 1
+    code, output = cli("import", "airr", str(changed), "--replace", "--json")
+    assert code == 0 and _summary(output)["files"][0]["replaced"] == 1

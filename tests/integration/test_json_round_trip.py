@@ -185,3 +185,28 @@ def test_an_export_taken_during_an_import_holds_exactly_what_was_stored_when_it_
     names = {json.loads(line)["name"] for line in lines}
     assert report.selected == report.antibodies == len(lines) == len(before) > 500  # more than one page
     assert names == {antibody.name for antibody in before}
+
+
+def test_the_documented_abdb_1_shape_has_exactly_the_keys_an_export_writes(database: Database) -> None:
+    import re
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "exporting.md").read_text()
+    documented = json.loads(re.search(r"```json\n(.*?)```", docs, re.S).group(1))  # type: ignore[union-attr]
+    import_fasta(database, [FIXTURES / "annotate_chains.fasta"], ImportOptions())
+    annotate(database, AnnotateOptions())
+    lines: list[str] = []
+    export_json(database, Selection(), lines.append)
+    exported = next(d for d in map(json.loads, lines) if d["features"] and d["jobs"] and d["jobs"][0]["tool_results"])
+
+    def keys(value: dict[str, object]) -> set[str]:
+        return set(value) - {"..."}
+
+    assert keys(documented) == keys(exported)
+    assert set(documented["provenance"]) - {"origin"} == set(exported["provenance"])
+    for part, inner in (("chains", "domains"), ("jobs", "tool_results")):
+        assert keys(documented[part][0]) == keys(exported[part][0])
+        assert keys(documented[part][0][inner][0]) == keys(exported[part][0][inner][0])
+    assert keys(documented["chains"][0]["domains"][0]["regions"][0]) == keys(
+        exported["chains"][0]["domains"][0]["regions"][0]
+    )
+    assert keys(documented["features"][0]) == keys(exported["features"][0])
