@@ -37,6 +37,8 @@ from abdb.repositories import (
 )
 from abdb.repositories.documents import DocumentQueries
 from abdb.repositories.exports import ExportQueries
+from abdb.repositories.search import SearchQueries
+from abdb.repositories.statistics import StatisticsQueries
 from abdb.repositories.verification import VerificationQueries
 
 if TYPE_CHECKING:
@@ -81,6 +83,8 @@ class UnitOfWork:
         self.verification = VerificationQueries(self._session)
         self.exports = ExportQueries(self._session)
         self.documents = DocumentQueries(self._session)
+        self.search = SearchQueries(self._session)
+        self.statistics = StatisticsQueries(self._session)
         return self
 
     def __exit__(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from abdb import __version__
-from abdb.cli import annotating, db, exporting, importing, migrate, verifying
+from abdb.cli import annotating, db, exporting, importing, migrate, searching, verifying
 from abdb.cli.context import stdout
 from abdb.cli.errors import AbdbGroup
 from abdb.config import BackendName, Environment, Settings
@@ -33,6 +33,8 @@ app.command("verify")(verifying.verify_command)
 app.add_typer(exporting.app, name="export")
 app.command("list")(exporting.list_command)
 app.command("show")(exporting.show_command)
+app.add_typer(searching.app, name="search")
+app.command("stats")(searching.stats_command)
 
 
 def _version(value: bool) -> None:

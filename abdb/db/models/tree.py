@@ -142,6 +142,16 @@ class AntibodyRegion(IdMixin, TimestampMixin, Base):
         *span_checks(),
         confidence_check(),
         Index("ix_antibody_regions_region_type_sequence", "region_type", "sequence"),
+        # CDR search (migration 0009): trigrams for substring, motif and edit-distance candidates; lengths for
+        # edit-distance searches too short for trigrams to narrow
+        Index(
+            "ix_antibody_regions_cdr_trigrams",
+            "sequence",
+            postgresql_using="gin",
+            postgresql_ops={"sequence": "gin_trgm_ops"},
+            postgresql_where=text("region_type IN ('CDR1', 'CDR2', 'CDR3')"),
+        ),
+        Index("ix_antibody_regions_region_type_length", "region_type", text("char_length(sequence)")),
     )
 
     antibody_sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

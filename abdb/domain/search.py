@@ -1,0 +1,148 @@
+"""What a search asks and finds, and the pure parts of answering it exactly: motifs, distances, and the
+trigram bound that lets an index narrow an edit-distance search without losing a match.
+
+**Why the bound is exact.** pg_trgm pads a word with two spaces before and one after and compares the *sets*
+of its trigrams: similarity = |A |A n B| B| / |A | B|. Every residue of the padded query lies in at most three
+trigrams, so one substitution, insertion or deletion destroys at most three trigram occurrences of the query
+and creates at most three new ones. After K edits, |A |A n B| B| ≥ |A| - 3K (a trigram of A is lost only when all
+its occurrences are) and |A | B| ≤ |A| + 3K, so every string within K edits has similarity ≥
+(|A| - 3K) / (|A| + 3K). Asking the index for that similarity (a hair lower, for float rounding) therefore
+returns every match, and the exact distance is checked on what it returns. When |A| ≤ 3K the bound says
+nothing, and candidates come from the length window instead (a string within K edits differs in length by
+at most K).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from abdb.domain.vocabulary import ChainType, Locus, RegionType
+
+AMINO_ACIDS = frozenset("ACDEFGHIKLMNPQRSTVWY")
+MAX_LEVENSHTEIN = 255  # fuzzystrmatch refuses longer strings
+MAX_EDITS = 5
+
+
+class SearchKind(StrEnum):
+    EXACT = "exact"
+    SUBSTRING = "substring"
+    MOTIF = "motif"
+    EDITS = "edits"  # Levenshtein: substitutions, insertions, deletions
+    SUBSTITUTIONS = "substitutions"  # Hamming: same length
+
+
+class SearchError(ValueError):
+    """The search cannot be run as asked; the message says why and what to write instead."""
+
+
+@dataclass(frozen=True)
+class RegionSearch:
+    query: str
+    kind: SearchKind = SearchKind.EXACT
+    max_distance: int = 0
+    region: RegionType = RegionType.CDR3
+    scheme: str = "IMGT"
+    chain_type: ChainType | None = None  # None: any chain
+    v_gene: str | None = None  # prefix of the V gene or allele
+    j_gene: str | None = None
+    locus: Locus | None = None
+    species: str | None = None
+    length: tuple[int, int] | None = None  # of the region, inclusive
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class RegionHit:
+    antibody_id: uuid.UUID
+    antibody_name: str
+    chain_name: str
+    chain_type: str
+    scheme: str
+    region: str
+    sequence: str
+    distance: int
+    v_gene: str | None
+    j_gene: str | None
+
+
+def clean_query(query: str, what: str = "the query") -> str:
+    residues = "".join(query.split()).upper()
+    if not residues:
+        raise SearchError(f"{what} is empty")
+    unexpected = sorted(set(residues) - AMINO_ACIDS - {"X"})
+    if unexpected:
+        raise SearchError(
+            f"{what} {query!r} holds {', '.join(map(repr, unexpected))}, which are not amino acids "
+            "(for patterns use --motif, e.g. 'AR.{3}DY')"
+        )
+    return residues
+
+
+_MOTIF_TOKEN = re.compile(r"\[\^?[A-Z]+\]|[A-Z.]|\{\d+(,\d*)?\}|\^|\$")
+
+
+def motif_regex(motif: str) -> str:
+    """The motif as a POSIX regular expression, or SearchError naming the first character it does not allow.
+
+    Allowed: residues, ``.`` or ``X`` for any residue, ``[AG]`` (one of) and ``[^P]`` (any but), ``{3}`` and
+    ``{2,4}`` repeats of what precedes, ``^`` and ``$`` to anchor at the region's ends."""
+    text = "".join(motif.split()).upper()
+    if not text:
+        raise SearchError("the motif is empty")
+    parts: list[str] = []
+    at = 0
+    while at < len(text):
+        token = _MOTIF_TOKEN.match(text, at)
+        if token is None or (token.group().startswith("{") and (not parts or parts[-1] in ("^", "$"))):
+            raise SearchError(
+                f"motif {motif!r}: {text[at]!r} at position {at + 1} is not allowed; write residues, . or X for "
+                "any residue, [AG] for one of, [^P] for any but, {3} or {2,4} for repeats, ^ and $ for the ends"
+            )
+        value = token.group()
+        if value.startswith("[") and set(value.strip("[^]")) - AMINO_ACIDS:
+            raise SearchError(f"motif {motif!r}: {value} holds letters that are not amino acids")
+        if value.startswith("{"):
+            low, _, high = value.strip("{}").partition(",")
+            if high and int(high) < int(low):
+                raise SearchError(f"motif {motif!r}: {value} repeats from {low} to fewer ({high})")
+        if (value == "^" and at != 0) or (value == "$" and at != len(text) - 1):
+            raise SearchError(f"motif {motif!r}: {value} belongs at the {'start' if value == '^' else 'end'}")
+        parts.append("." if value == "X" else value)
+        at = token.end()
+    return "".join(parts)
+
+
+def trigram_count(query: str) -> int:
+    """How many distinct trigrams pg_trgm makes of the query (two spaces before, one after, lower case)."""
+    padded = f"  {query.lower()} "
+    return len({padded[i : i + 3] for i in range(len(padded) - 2)})
+
+
+def similarity_bound(query: str, edits: int) -> float | None:
+    """The lowest pg_trgm similarity any string within ``edits`` edits of ``query`` can have (see above), or
+    None when the bound says nothing."""
+    trigrams = trigram_count(query)
+    if trigrams <= 3 * edits:
+        return None
+    return (trigrams - 3 * edits) / (trigrams + 3 * edits) - 1e-6
+
+
+def hamming(a: str, b: str) -> int | None:
+    """Substitutions between two strings of the same length (None for different lengths)."""
+    if len(a) != len(b):
+        return None
+    return sum(x != y for x, y in zip(a, b, strict=True))
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edits (substitutions, insertions, deletions) between two strings: the reference the tests compare with."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i]
+        for j, y in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]

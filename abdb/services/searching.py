@@ -1,0 +1,144 @@
+"""`abdb search` and `abdb stats`: finding antibodies by their residues, and counting what is stored.
+
+Searches are exact where they say so: ``--max-edits K`` and ``--max-substitutions K`` return every region
+within K (the index narrows candidates under a bound that cannot lose one, ``abdb.domain.search``; the
+distance is then computed exactly), which the tests check against brute force.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from abdb.config import Settings
+from abdb.database import Database, using
+from abdb.domain.search import (
+    MAX_EDITS,
+    MAX_LEVENSHTEIN,
+    RegionHit,
+    RegionSearch,
+    SearchError,
+    SearchKind,
+    clean_query,
+    hamming,
+    motif_regex,
+)
+from abdb.domain.selection import Selection
+from abdb.errors import ConfigurationError
+from abdb.repositories.exports import where_of
+
+SCHEMES = ("IMGT", "KABAT", "CHOTHIA")
+
+
+def _checked(search: RegionSearch) -> tuple[RegionSearch, str | None]:
+    scheme = search.scheme.upper()
+    if scheme not in SCHEMES:
+        raise ConfigurationError(f"--scheme {search.scheme}: choose from {', '.join(s.lower() for s in SCHEMES)}")
+    if search.limit < 1:
+        raise ConfigurationError("--limit must be at least 1")
+    try:
+        if search.kind is SearchKind.MOTIF:
+            return dataclasses.replace(search, scheme=scheme), motif_regex(search.query)
+        query = clean_query(search.query)
+    except SearchError as error:
+        raise ConfigurationError(str(error)) from None
+    if search.kind in (SearchKind.EDITS, SearchKind.SUBSTITUTIONS):
+        if not 0 <= search.max_distance <= MAX_EDITS:
+            raise ConfigurationError(f"--max-edits/--max-substitutions must be from 0 to {MAX_EDITS}")
+        if len(query) > MAX_LEVENSHTEIN:
+            raise ConfigurationError(f"the query is {len(query)} residues; edit distances work up to {MAX_LEVENSHTEIN}")
+    return dataclasses.replace(search, query=query, scheme=scheme), None
+
+
+def search_regions(target: Database | Settings, search: RegionSearch) -> list[RegionHit]:
+    """The regions that match, closest first then by antibody name: at most ``search.limit``."""
+    search, regex = _checked(search)
+    with using(target) as database:
+        database.require_head("`abdb search`")
+        with database.unit_of_work() as uow:
+            hits = uow.search.regions(search, regex)
+    if search.kind is SearchKind.SUBSTITUTIONS:  # the index and Levenshtein narrowed; Hamming decides
+        measured = [(hamming(hit.sequence, search.query), hit) for hit in hits]
+        hits = [
+            dataclasses.replace(hit, distance=distance)
+            for distance, hit in measured
+            if distance is not None and distance <= search.max_distance
+        ]
+        hits.sort(key=lambda hit: (hit.distance, hit.antibody_name, hit.chain_name))
+        hits = hits[: search.limit]
+    return hits
+
+
+@dataclass(frozen=True)
+class SequenceHit:
+    hit: RegionHit
+    identity: float  # 1 - edits / the longer length
+
+
+def search_sequences(target: Database | Settings, search: RegionSearch, min_identity: float) -> list[SequenceHit]:
+    """Variable domains at least ``min_identity`` identical to the query (1 - Levenshtein edits ÷ the longer
+    length), most identical first. Exact: every such domain is found (candidates by length window)."""
+    if not 0 < min_identity <= 1:
+        raise ConfigurationError("--min-identity must be above 0 and at most 1")
+    search, _ = _checked(dataclasses.replace(search, kind=SearchKind.EDITS))
+    # identity >= m with d edits and lengths a, b: d <= (1 - m) * max(a, b) <= (1 - m) * (a + d), so
+    # d <= (1 - m) * a / m: the most edits worth looking for
+    max_edits = min(math.floor((1 - min_identity) * len(search.query) / min_identity + 1e-9), MAX_LEVENSHTEIN)
+    with using(target) as database:
+        database.require_head("`abdb search`")
+        with database.unit_of_work() as uow:
+            rows = uow.search.domains(search, max_edits)
+    found = []
+    for antibody_id, name, chain, chain_type, scheme, residues, distance, v_gene, j_gene in rows:
+        identity = 1 - distance / max(len(residues), len(search.query))
+        if identity >= min_identity - 1e-12:
+            hit = RegionHit(
+                antibody_id, name, chain, chain_type, scheme, "VARIABLE", residues, distance, v_gene, j_gene
+            )
+            found.append(SequenceHit(hit, identity))
+    found.sort(key=lambda s: (-s.identity, s.hit.antibody_name, s.hit.chain_name))
+    return found[: search.limit]
+
+
+@dataclass
+class Statistics:
+    antibodies: int
+    antibodies_estimated: bool  # from the planner's statistics (past a million rows, unfiltered)
+    chains: list[tuple[str, str | None, int]] = field(default_factory=list)  # type, locus, count
+    coverage: list[tuple[str, int]] = field(default_factory=list)  # scheme, antibodies numbered in it
+    species: list[tuple[str, int]] = field(default_factory=list)
+    v_genes: list[tuple[str, int]] = field(default_factory=list)
+    j_genes: list[tuple[str, int]] = field(default_factory=list)
+    cdr3_lengths: list[tuple[str, int, int]] = field(default_factory=list)  # chain type, length, count (IMGT)
+    import_runs: list[tuple[str, int, int]] = field(default_factory=list)  # status, runs, inserted
+
+
+ESTIMATE_PAST = 1_000_000
+
+
+def statistics(target: Database | Settings, selection: Selection, top: int = 10) -> Statistics:
+    """Counts of the selected antibodies; the total comes from the planner's statistics past a million rows
+    when nothing is filtered (every other number is an exact aggregate)."""
+    where, params = where_of(selection)
+    with using(target) as database:
+        database.require_head("`abdb stats`")
+        with database.unit_of_work() as uow:
+            uow.exports.begin_snapshot()
+            queries = uow.statistics
+            estimate = queries.estimated_rows("antibody_sequences")
+            if selection == Selection() and estimate >= ESTIMATE_PAST:
+                total, estimated = estimate, True
+            else:
+                total, estimated = queries.antibodies(where, params), False
+            return Statistics(
+                total,
+                estimated,
+                queries.chains(where, params),
+                queries.coverage(where, params),
+                queries.feature_values("species", where, params, top),
+                queries.feature_values("V gene", where, params, top),
+                queries.feature_values("J gene", where, params, top),
+                queries.region_lengths("CDR3", "IMGT", where, params),
+                queries.import_runs(),
+            )
