@@ -13,6 +13,7 @@ is decided here, once; every unit of work of a use case then shares the same eng
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from abdb.unit_of_work import UnitOfWork
 
 
+HEAD_CHECK_SECONDS = 2.0  # how long a passed schema check is trusted (a migration in between is seconds away)
+
+
 class Database:
     def __init__(self, settings: Settings | None = None, *, url: URL | str | None = None) -> None:
         settings = settings or Settings.from_environment()
@@ -40,6 +44,7 @@ class Database:
         self.settings = settings.with_overrides(database_url=self.url)
         self._lock = threading.Lock()
         self._sessions: sessionmaker[Session] | None = None
+        self._head_checked_at = -HEAD_CHECK_SECONDS
 
     def sessions(self) -> sessionmaker[Session]:
         """The session factory, with its engine built on first use (nothing connects before)."""
@@ -55,8 +60,14 @@ class Database:
         return UnitOfWork(self)
 
     def require_head(self, what: str) -> None:
-        """Exit 4 before ``what`` reads or writes anything when the schema is not at head."""
+        """Exit 4 before ``what`` reads or writes anything when the schema is not at head. A check that
+        passed is trusted for HEAD_CHECK_SECONDS: a search service calling this per query spent 85% of
+        its time opening a connection for it (measured: 14 of 16 ms)."""
+        now = time.monotonic()
+        if now - self._head_checked_at < HEAD_CHECK_SECONDS:
+            return
         require_head(self.url, what)
+        self._head_checked_at = now
 
     def dispose(self) -> None:
         """Close every pooled connection: at the end of a command, and before forking workers (no connection
@@ -81,6 +92,7 @@ class Database:
         self.settings, self.url = state["settings"], state["url"]
         self._lock = threading.Lock()
         self._sessions = None
+        self._head_checked_at = -HEAD_CHECK_SECONDS
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"

@@ -105,21 +105,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--antibodies", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument(
+        "--reuse", action="store_true", help="search the database a previous run loaded (abdb_bench_search)"
+    )
     arguments = parser.parse_args()
     rng = random.Random(17)
     with server() as root, tempfile.TemporaryDirectory(prefix="abdb-bench-search-") as scratch:
-        inputs = Path(scratch) / "inputs"
-        inputs.mkdir()
-        write_inputs(inputs, arguments.antibodies)
-        url = fresh_database(root, "abdb_bench_search")
-        seconds, rows = run_import(url, inputs, 1000)
-        print(f"loaded {arguments.antibodies:,} antibodies ({rows:,} rows) in {seconds:.0f} s")
-        engine = create_engine(url)
+        url = root.set(database="abdb_bench_search")
+        if not arguments.reuse:
+            inputs = Path(scratch) / "inputs"
+            inputs.mkdir()
+            write_inputs(inputs, arguments.antibodies)
+            url = fresh_database(root, "abdb_bench_search")
+            seconds, rows = run_import(url, inputs, 1000)
+            print(f"loaded {arguments.antibodies:,} antibodies ({rows:,} rows) in {seconds:.0f} s")
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
             cdr3s = list(
                 connection.execute(text("SELECT sequence FROM antibody_regions WHERE region_type = 'CDR3'")).scalars()
             )
             connection.execute(text("VACUUM ANALYZE antibody_regions"))
+            print(f"{len(cdr3s):,} CDR3s")
         database = Database(Settings(database_url=url))
         for kind, group in searches(cdr3s, arguments.queries, rng).items():
             search_regions(database, group[0])  # warm the connection and caches once
@@ -138,11 +144,10 @@ def main() -> None:
             print(f"recall, max-edits {k}: {total - wrong} of {total} full-scan matches found on {len(sample)} queries")
         with engine.connect() as connection:
             for name, create in INDEXES.items():
-                size = connection.execute(text("SELECT pg_relation_size(:n::regclass)"), {"n": name}).scalar_one()
+                size = connection.execute(text("SELECT pg_relation_size(CAST(:n AS regclass))"), {"n": name}).scalar_one()
                 connection.execute(text(f"DROP INDEX {name}"))
                 started = time.perf_counter()
                 connection.execute(text(create))
-                connection.commit()
                 print(f"{name}: {size / 1e6:.0f} MB, built in {time.perf_counter() - started:.1f} s")
         database.dispose()
         engine.dispose()

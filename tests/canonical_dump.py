@@ -81,3 +81,20 @@ def differences(a: dict[str, list[tuple[Any, ...]]], b: dict[str, list[tuple[Any
             lines += [f"  - {row!r}" for row in sorted(left - right, key=repr)[:show]]
             lines += [f"  + {row!r}" for row in sorted(right - left, key=repr)[:show]]
     return "\n".join(lines)
+
+
+def table_checksums(engine: Engine) -> dict[str, tuple[int, str]]:
+    """(rows, md5 of every row as text, in order) of each table of the public schema: equal only when the
+    tables hold exactly the same rows, ids and timestamps included (for backup and restore)."""
+    sums: dict[str, tuple[int, str]] = {}
+    with engine.connect() as connection:
+        tables = connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"))
+        for table in list(tables.scalars()):
+            count, digest = connection.execute(
+                text(
+                    "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
+                    f'FROM "{table}" t'
+                )
+            ).one()
+            sums[table] = (int(count), str(digest))
+    return sums

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from abdb.cli.context import require_confirmation, settings_of, stderr, stdout
+from abdb.errors import ConfirmationRequired, VerificationFailed
+from abdb.services import backup as backups
 from abdb.services import database
 
-app = typer.Typer(help="Run the database server: up, down, status, reset, psql.", no_args_is_help=True)
+app = typer.Typer(help="Run the database server: up, down, status, reset, psql, backup, restore.", no_args_is_help=True)
 
 YES = Annotated[bool, typer.Option("--yes", "-y", help="Confirm without asking.")]
 
@@ -44,6 +49,7 @@ def status(
     exact: Annotated[
         bool, typer.Option("--exact", help="Count every table exactly (reads big tables whole; slow at scale).")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as JSON (documented, stable keys).")] = False,
 ) -> None:
     """Show backend, server version, database, schema revision against head, and row counts.
 
@@ -51,6 +57,9 @@ def status(
     --exact. Exits 3 when the database is not reachable.
     """
     report = database.status(settings_of(ctx), exact=exact)
+    if as_json:
+        stdout.print_json(json.dumps(report.as_json()))
+        return
     stdout.print(f"backend:   {report.backend}")
     stdout.print(f"url:       {report.url}")
     stdout.print(f"home:      {report.home}", markup=False)
@@ -92,3 +101,63 @@ def psql(ctx: typer.Context) -> None:
     if code != 0:
         stderr.print(f"psql exited with code {code}", markup=False)
     raise typer.Exit(code)
+
+
+@app.command("backup")
+def backup_command(
+    ctx: typer.Context,
+    destination: Annotated[
+        Path | None,
+        typer.Argument(help="File (or folder for a timestamped file); none: the current folder.", show_default=False),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="custom (one gzip file) or directory (--jobs).")] = "custom",
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Parallel dump jobs (directory format).")] = 1,
+) -> None:
+    """Back the database up with the wheel's pg_dump 18: written under a temporary name and renamed when
+    complete, with a sidecar NAME.abdb.json (abdb version, schema revision, sha256).
+
+    Example: abdb db backup backups/ && abdb db backup big.dir --format directory --jobs 2
+    """
+    with stderr.status("backing up…"):
+        report = backups.backup(settings_of(ctx), destination, fmt, jobs)
+    stdout.print(
+        f"backup {report.path} ({report.format}, {report.bytes / 1e6:.1f} MB, revision {report.revision}) "
+        f"in {report.seconds:.1f} s",
+        markup=False,
+    )
+
+
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="A backup file or directory of `abdb db backup`.", show_default=False)],
+    yes: YES = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Parallel restore jobs.")] = 1,
+) -> None:
+    """Restore a backup into the database: refused for a backup of a newer schema (exit 4); a database
+    holding data is replaced only after asking (or --yes). Then ANALYZE and `abdb verify`; exit 10 when
+    verification fails.
+
+    Example: abdb db restore backups/abdb-abdb-20261204T101500Z.dump --yes
+    """
+    settings = settings_of(ctx)
+    try:
+        with stderr.status("restoring…"):
+            report = backups.restore(settings, source, confirmed=yes, jobs=jobs)
+    except ConfirmationRequired as asked:
+        if not sys.stdin.isatty():
+            raise  # its message says what would be replaced, and --yes
+        require_confirmation(f"{asked.message}. Replace it?", False, "`abdb db restore`")
+        with stderr.status("restoring…"):
+            report = backups.restore(settings, source, confirmed=True, jobs=jobs)
+    stdout.print(f"restored {report.source} (revision {report.revision}) in {report.seconds:.1f} s", markup=False)
+    if report.needs_migrate:
+        stdout.print(f"the backup is at {report.revision}, head is {report.head}: run `abdb migrate`", markup=False)
+    elif report.verified is not None:
+        failed = report.verified.violations
+        stdout.print(f"abdb verify: {len(report.verified.results) - len(failed)} checks passed, {len(failed)} failed")
+        if failed:
+            raise VerificationFailed(
+                f"the restored database fails {len(failed)} check(s): {', '.join(r.check.name for r in failed)}",
+                hint="abdb verify shows the rows",
+            )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -23,6 +25,7 @@ def alembic_config(url: URL, connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache  # the migrations shipped with this abdb do not change while it runs
 def head_revision() -> str:
     heads = ScriptDirectory.from_config(alembic_config(URL.create("postgresql"))).get_heads()
     if len(heads) != 1:

@@ -50,6 +50,19 @@ class StatusReport:
     def at_head(self) -> bool:
         return self.current_revision == self.head_revision
 
+    def as_json(self) -> dict[str, object]:
+        """The documented, stable shape of `abdb db status --json` (docs/database.md): keys are only added."""
+        return {
+            "reachable": True,
+            "backend": self.backend,
+            "url": self.url,
+            "home": self.home,
+            "server_version": self.server_version,
+            "database": self.database,
+            "revision": {"current": self.current_revision, "head": self.head_revision, "at_head": self.at_head},
+            "tables": {name: {"rows": rows, "exact": exact} for name, (rows, exact) in self.row_counts.items()},
+        }
+
 
 @dataclass(frozen=True)
 class ResetResult:

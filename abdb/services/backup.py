@@ -1,0 +1,258 @@
+"""`abdb db backup` and `abdb db restore`: the wheel's ``pg_dump``/``pg_restore`` 18 on the database.
+
+A backup is written under a temporary name (``.NAME.partial``) and renamed only when ``pg_dump`` has
+finished; its sidecar ``NAME.abdb.json`` records abdb's version, the schema revision, the format and the
+sha256 of the dump, and is written before the rename, so a file that looks complete always has one. A
+failed or killed ``pg_dump`` leaves nothing under the final name. The password goes to the tools in
+``PGPASSWORD``: never on a command line, in a file name or in a message.
+
+A restore checks the sidecar's checksum, reads the revision from the dump itself (its ``alembic_version``
+table), refuses a revision this abdb does not know (exit 4), restores into an empty database (a non-empty
+one is dropped and created again only when confirmed), runs ``ANALYZE`` (PostgreSQL 18's ``pg_dump`` writes
+no statistics by default) and ``abdb verify``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from abdb import __version__
+from abdb.backends import database_url
+from abdb.backends.embedded import EmbeddedServer, binaries_dir
+from abdb.config import Settings, mask_url
+from abdb.db import catalog
+from abdb.db.connect import connection_to
+from abdb.db.models import DATA_TABLES
+from abdb.db.revisions import alembic_config, current_revision, head_revision
+from abdb.errors import AbdbError, BackendError, ConfigurationError, ConfirmationRequired, MigrationError
+from abdb.services.verify import VerifyOptions, VerifyReport, verify
+
+FORMATS = {"custom": "c", "directory": "d"}
+SIDECAR = ".abdb.json"
+
+
+class BackupError(AbdbError):
+    exit_code = 5
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    path: Path
+    format: str
+    revision: str | None
+    bytes: int
+    seconds: float
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    source: Path
+    revision: str
+    head: str
+    replaced: bool  # a non-empty database was dropped first
+    seconds: float
+    verified: VerifyReport | None  # None when the revision is older than head (verify needs head)
+
+    @property
+    def needs_migrate(self) -> bool:
+        return self.revision != self.head
+
+
+def _environment(settings: Settings, url: URL) -> dict[str, str]:
+    env = dict(os.environ)
+    host = url.query.get("host") or url.host
+    env.update(
+        {
+            "PGHOST": str(host or EmbeddedServer(settings.pgdata).socket_dir),
+            "PGPORT": str(url.port or 5432),
+            "PGUSER": url.username or "postgres",
+            "PGDATABASE": url.database or "postgres",
+        }
+    )
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return env
+
+
+def _tool(name: str) -> str:
+    return str(binaries_dir() / name)
+
+
+def _redacted(message: str, url: URL) -> str:
+    return message.replace(str(url.password), "***") if url.password else message
+
+
+def default_name(database: str, fmt: str, now: dt.datetime | None = None) -> str:
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"abdb-{database}-{stamp}" + (".dump" if fmt == "custom" else ".dir")
+
+
+def _digest(path: Path) -> str:
+    """sha256 of a file, or of a directory's files (names and contents, in name order)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def backup(settings: Settings, destination: Path | None = None, fmt: str = "custom", jobs: int = 1) -> BackupReport:
+    """Dump the database to ``destination`` (a file or directory; a folder given for a custom dump gets a
+    timestamped file in it; none: the current folder)."""
+    if fmt not in FORMATS:
+        raise ConfigurationError(f"--format {fmt}: choose custom or directory")
+    if jobs < 1 or (jobs > 1 and fmt != "directory"):
+        raise ConfigurationError("--jobs above 1 needs --format directory (pg_dump writes one file otherwise)")
+    url = database_url(settings)
+    with connection_to(url) as connection:
+        revision = current_revision(connection)
+    name = default_name(url.database or "abdb", fmt)
+    target = destination if destination is not None else Path.cwd() / name
+    if target.is_dir() and fmt == "custom":
+        target = target / name
+    if target.exists():
+        raise ConfigurationError(f"{target} exists; choose a new name (a backup never overwrites)")
+    partial = target.with_name(f".{target.name}.partial")
+    sidecar = target.with_name(target.name + SIDECAR)
+    command = [_tool("pg_dump"), f"--format={FORMATS[fmt]}", "--file", str(partial), "--no-password"]
+    if fmt == "directory":
+        command += ["--jobs", str(jobs)]
+    started = time.perf_counter()
+    try:
+        completed = subprocess.run(
+            command, env=_environment(settings, url), capture_output=True, text=True, check=False
+        )
+    except OSError as error:
+        _remove(partial)
+        raise BackendError(f"could not run pg_dump: {error.strerror}") from None
+    except BaseException:  # Ctrl-C, SIGTERM: the half-written dump goes
+        _remove(partial)
+        raise
+    if completed.returncode != 0:
+        _remove(partial)
+        why = completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else f"exit {completed.returncode}"
+        raise BackupError(f"pg_dump failed ({_redacted(why, url)}); no backup was written", hint="nothing to clean up")
+    sha256 = _digest(partial)
+    record = {
+        "abdb": __version__,
+        "revision": revision,
+        "format": fmt,
+        "database": url.database,
+        "server": mask_url(url),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "sha256": sha256,
+    }
+    sidecar.write_text(json.dumps(record, indent=2) + "\n")
+    partial.rename(target)
+    size = sum(p.stat().st_size for p in target.rglob("*")) if target.is_dir() else target.stat().st_size
+    return BackupReport(target, fmt, revision, size, time.perf_counter() - started, sha256)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def dump_revision(settings: Settings, source: Path) -> str | None:
+    """The schema revision a dump holds (its alembic_version row), read with pg_restore."""
+    command = [_tool("pg_restore"), "--data-only", "--table=alembic_version", "--file=-", str(source)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise BackupError(f"{source} is not a backup pg_restore can read: {completed.stderr.strip()[:300]}")
+    found = re.search(r"COPY public\.alembic_version \(version_num\) FROM stdin;\n(\w+)\n", completed.stdout)
+    return found.group(1) if found else None
+
+
+def _known(revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config(URL.create("postgresql")))
+    return any(entry.revision == revision for entry in script.walk_revisions())
+
+
+def restore(settings: Settings, source: Path, *, confirmed: bool = False, jobs: int = 1) -> RestoreReport:
+    """Restore a backup into the database (empty, or emptied when ``confirmed``), then ANALYZE and verify."""
+    if not source.exists():
+        raise ConfigurationError(f"{source}: no such backup")
+    sidecar = source.with_name(source.name + SIDECAR)
+    if sidecar.exists():
+        recorded = json.loads(sidecar.read_text())
+        if recorded.get("sha256") and recorded["sha256"] != _digest(source):
+            raise BackupError(
+                f"{source} does not match the checksum its {sidecar.name} recorded: corrupt or incomplete"
+            )
+    revision = dump_revision(settings, source)
+    if revision is None:
+        raise BackupError(f"{source} holds no abdb schema revision (alembic_version): not an abdb backup")
+    head = head_revision()
+    if not _known(revision):
+        raise MigrationError(
+            f"the backup is at revision {revision}, which this abdb (head {head}) does not know: it comes from a "
+            "newer abdb; nothing was changed",
+            hint="upgrade abdb, then restore",
+        )
+    url = database_url(settings)
+    catalog.ensure_database(url)
+    contents = _contents(url)
+    if contents == "data" and not confirmed:
+        raise ConfirmationRequired(
+            f"the database {url.database} holds data; restoring replaces all of it",
+            hint="add --yes to replace it",
+        )
+    if contents != "nothing":  # pg_restore needs a database without abdb's tables: start from an empty one
+        catalog.drop_database(url)
+        catalog.ensure_database(url)
+    replaced = contents == "data"
+    started = time.perf_counter()
+    command = [
+        _tool("pg_restore"),
+        "--exit-on-error",
+        "--no-owner",
+        "--dbname",
+        url.database or "",
+        "--jobs",
+        str(jobs),
+    ]
+    completed = subprocess.run([*command, str(source)], env=_environment(settings, url), capture_output=True, text=True)
+    if completed.returncode != 0:
+        why = completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else f"exit {completed.returncode}"
+        raise BackupError(
+            f"pg_restore failed ({_redacted(why, url)}); the database is partly restored",
+            hint="run `abdb db restore` again with --yes",
+        )
+    with connection_to(url) as connection:
+        connection.execute(text("ANALYZE"))
+        connection.commit()
+    seconds = time.perf_counter() - started
+    report = verify(settings, VerifyOptions()) if revision == head else None
+    return RestoreReport(source, revision, head, replaced, seconds, report)
+
+
+def _contents(url: URL) -> str:
+    """ "nothing" (no table), "schema" (abdb's tables, no rows in them) or "data"."""
+    with connection_to(url) as connection:
+        tables = set(connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+        if not tables:
+            return "nothing"
+        for table in DATA_TABLES:
+            if table in tables and connection.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table})")).scalar_one():
+                return "data"
+        return "schema"
