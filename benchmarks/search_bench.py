@@ -144,7 +144,8 @@ def main() -> None:
             print(f"recall, max-edits {k}: {total - wrong} of {total} full-scan matches found on {len(sample)} queries")
         with engine.connect() as connection:
             for name, create in INDEXES.items():
-                size = connection.execute(text("SELECT pg_relation_size(CAST(:n AS regclass))"), {"n": name}).scalar_one()
+                sizing = text("SELECT pg_relation_size(CAST(:n AS regclass))")
+                size = connection.execute(sizing, {"n": name}).scalar_one()
                 connection.execute(text(f"DROP INDEX {name}"))
                 started = time.perf_counter()
                 connection.execute(text(create))

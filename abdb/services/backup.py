@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -31,13 +30,14 @@ from sqlalchemy.engine import URL
 
 from abdb import __version__
 from abdb.backends import database_url
-from abdb.backends.embedded import EmbeddedServer, binaries_dir
+from abdb.backends.embedded import binaries_dir
 from abdb.config import Settings, mask_url
 from abdb.db import catalog
 from abdb.db.connect import connection_to
 from abdb.db.models import DATA_TABLES
 from abdb.db.revisions import alembic_config, current_revision, head_revision
 from abdb.errors import AbdbError, BackendError, ConfigurationError, ConfirmationRequired, MigrationError
+from abdb.services.database import client_environment
 from abdb.services.verify import VerifyOptions, VerifyReport, verify
 
 FORMATS = {"custom": "c", "directory": "d"}
@@ -70,22 +70,6 @@ class RestoreReport:
     @property
     def needs_migrate(self) -> bool:
         return self.revision != self.head
-
-
-def _environment(settings: Settings, url: URL) -> dict[str, str]:
-    env = dict(os.environ)
-    host = url.query.get("host") or url.host
-    env.update(
-        {
-            "PGHOST": str(host or EmbeddedServer(settings.pgdata).socket_dir),
-            "PGPORT": str(url.port or 5432),
-            "PGUSER": url.username or "postgres",
-            "PGDATABASE": url.database or "postgres",
-        }
-    )
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    return env
 
 
 def _tool(name: str) -> str:
@@ -138,7 +122,7 @@ def backup(settings: Settings, destination: Path | None = None, fmt: str = "cust
     started = time.perf_counter()
     try:
         completed = subprocess.run(
-            command, env=_environment(settings, url), capture_output=True, text=True, check=False
+            command, env=client_environment(settings, url), capture_output=True, text=True, check=False
         )
     except OSError as error:
         _remove(partial)
@@ -231,7 +215,9 @@ def restore(settings: Settings, source: Path, *, confirmed: bool = False, jobs: 
         "--jobs",
         str(jobs),
     ]
-    completed = subprocess.run([*command, str(source)], env=_environment(settings, url), capture_output=True, text=True)
+    completed = subprocess.run(
+        [*command, str(source)], env=client_environment(settings, url), capture_output=True, text=True
+    )
     if completed.returncode != 0:
         why = completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else f"exit {completed.returncode}"
         raise BackupError(

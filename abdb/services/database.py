@@ -6,6 +6,8 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import URL
+
 from abdb.backends import choose_backend, database_url, local_server, record_backend, resolve_backend
 from abdb.backends.embedded import EmbeddedServer, binaries_dir
 from abdb.config import OLD_DEFAULT_HOME, BackendName, Settings, mask_url
@@ -143,9 +145,9 @@ def reset(settings: Settings, *, confirmed: bool) -> ResetResult:
     return ResetResult(started, after)
 
 
-def psql(settings: Settings, arguments: list[str]) -> int:
-    """Run the wheel's psql (PostgreSQL 18) against the database; the password travels in the env."""
-    url = database_url(settings)
+def client_environment(settings: Settings, url: URL) -> dict[str, str]:
+    """The environment that points the wheel's client tools (psql, pg_dump, pg_restore) at ``url``: the
+    password travels in PGPASSWORD, never on a command line where `ps` would show it."""
     env = dict(os.environ)
     host = url.query.get("host") or url.host
     env.update(
@@ -158,8 +160,14 @@ def psql(settings: Settings, arguments: list[str]) -> int:
     )
     if url.password:
         env["PGPASSWORD"] = str(url.password)
+    return env
+
+
+def psql(settings: Settings, arguments: list[str]) -> int:
+    """Run the wheel's psql (PostgreSQL 18) against the database; the password travels in the env."""
+    url = database_url(settings)
     command = [str(binaries_dir() / "psql"), "--no-psqlrc", *arguments]
     try:
-        return subprocess.run(command, env=env, check=False).returncode
+        return subprocess.run(command, env=client_environment(settings, url), check=False).returncode
     except OSError as exc:
         raise BackendError(f"could not run psql: {exc.strerror}") from None
