@@ -27,7 +27,7 @@ from abdb.domain.records import (
 )
 from abdb.io.airr_chain import MAPPED, ReadChain, chain_of, reindexed
 from abdb.io.inputs import FileNote, FileStarted, ReadPosition
-from abdb.io.tables import Row, TableError, TableFile, each_table
+from abdb.io.tables import Row, TableFile, each_table
 
 AIRR_SUFFIXES = (".tsv", ".airr", ".airr.tsv")
 REQUIRED = (
@@ -150,13 +150,9 @@ def _read_file(
     table: TableFile, options: AirrOptions, pairer: CellPairer
 ) -> Iterator[AntibodyRecord | Rejection | FileNote]:
     name = table.source
-    try:
-        header = table.read_header()
-    except TableError as error:
-        yield Rejection(name, "line 1", None, "read", str(error))
-        return
-    if header is None:
-        yield Rejection(name, "line 1", None, "parse", "the file is empty: expected an AIRR TSV header")
+    header = table.header_or_rejection("an AIRR TSV header")
+    if isinstance(header, Rejection):
+        yield header
         return
     if "sequence_id" not in header or not any(column in header for column in SEQUENCE_FIELDS):
         yield Rejection(

@@ -52,13 +52,11 @@ def header() -> str:
     return "\t".join(COLUMNS) + "\n"
 
 
-def _clean(value: object) -> str:
+def _clean(value: str | None) -> str:
     """AIRR TSV has no quoting: tabs and line breaks in free text become spaces."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "T" if value else "F"
-    return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    return value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
 def _junction(chain: AirrChain) -> str:

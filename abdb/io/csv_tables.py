@@ -24,7 +24,7 @@ from abdb.domain.records import (
 )
 from abdb.domain.vocabulary import ChainType
 from abdb.io.inputs import FileStarted, ReadPosition
-from abdb.io.tables import Row, TableError, TableFile, each_table
+from abdb.io.tables import Row, TableFile, each_table
 
 CSV_SUFFIXES = (".csv", ".tsv")
 
@@ -80,13 +80,9 @@ def _delimiter(path: Path) -> str:
 
 def _read_file(table: TableFile, options: TableOptions) -> Iterator[AntibodyRecord | Rejection]:
     name = table.source
-    try:
-        header = table.read_header()
-    except TableError as error:
-        yield Rejection(name, "line 1", None, "read", str(error))
-        return
-    if header is None:
-        yield Rejection(name, "line 1", None, "parse", "the file is empty: expected a header line")
+    header = table.header_or_rejection("a header line")
+    if isinstance(header, Rejection):
+        yield header
         return
     found: dict[str, str | None] = {}
     for role in ("name", "heavy", "light", "heavy2", "light2"):

@@ -133,10 +133,10 @@ def _record(
 
 
 def _chain(row: Row, get: Any, suffix: str, source: str, metadata: dict[str, Any], options: OasOptions) -> ReadChain:
+    values = row.values
     extra = {
-        short: value.strip() for key, short in _extra_columns(tuple(row.values), suffix) if (value := row.values[key])
+        short: text for key, short in _extra_columns(tuple(values), suffix) if (text := (values[key] or "").strip())
     }
-    extra = {key: value for key, value in extra.items() if value}
 
     def domain(residues: str, letter: str) -> DomainRecord | None:
         return numbered_domain(get("ANARCI_numbering"), residues, letter)

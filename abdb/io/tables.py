@@ -96,6 +96,17 @@ class TableFile:
             raise TableError(f"unreadable table: {error}") from None
         return None
 
+    def header_or_rejection(self, expected: str) -> list[str] | Rejection:
+        """The column names, or the Rejection of a file without them (unreadable, or empty: ``expected``
+        says what it should have begun with)."""
+        try:
+            header = self.read_header()
+        except TableError as error:
+            return Rejection(self.source, "line 1", None, "read", str(error))
+        if header is None:
+            return Rejection(self.source, "line 1", None, "parse", f"the file is empty: expected {expected}")
+        return header
+
     def rows(self) -> Iterator[Row | Rejection]:
         """Every row after the header, as Row or Rejection."""
         header = self.header
