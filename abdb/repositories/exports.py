@@ -178,9 +178,12 @@ class ExportQueries:
         return [found[antibody_id] for antibody_id in ids if antibody_id in found]
 
 
+SELECT_ALL = "TRUE"  # the WHERE clause of an empty selection
+
+
 def where_of(selection: Selection) -> tuple[str, dict[str, Any]]:
     """The selection as a WHERE clause over ``antibody_sequences s`` (every subquery keyed by the antibody)."""
-    clauses: list[str] = ["TRUE"]
+    clauses: list[str] = [SELECT_ALL]
     params: dict[str, Any] = {}
     if selection.name is not None:
         clauses.append("s.name LIKE :name ESCAPE '\\'")

@@ -7,6 +7,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from abdb.repositories.exports import SELECT_ALL
+
+
+def _joined(key: str, where: str) -> str:
+    """The join to the selected antibodies, or nothing when every antibody is selected: the join alone took
+    40% of `abdb stats` on a million antibodies (an inner join is never dropped by the planner)."""
+    return "" if where == SELECT_ALL else f"JOIN antibody_sequences s ON s.id = {key} "
+
 
 class StatisticsQueries:
     def __init__(self, session: Session) -> None:
@@ -32,8 +40,8 @@ class StatisticsQueries:
 
     def chains(self, where: str, params: dict[str, Any]) -> list[tuple[str, str | None, int]]:
         return self._rows(
-            "SELECT c.chain_type, c.locus, count(*) FROM antibody_chains c JOIN antibody_sequences s "
-            f"ON s.id = c.antibody_sequence_id WHERE {where} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+            f"SELECT c.chain_type, c.locus, count(*) FROM antibody_chains c {_joined('c.antibody_sequence_id', where)}"
+            f"WHERE {where} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
             params,
         )
 
@@ -41,7 +49,7 @@ class StatisticsQueries:
         """Per scheme, the antibodies with at least one variable domain numbered in it."""
         return self._rows(
             "SELECT d.numbering_scheme, count(DISTINCT d.antibody_sequence_id) FROM antibody_domains d "
-            f"JOIN antibody_sequences s ON s.id = d.antibody_sequence_id WHERE d.domain_type = 'VARIABLE' AND {where} "
+            f"{_joined('d.antibody_sequence_id', where)}WHERE d.domain_type = 'VARIABLE' AND {where} "
             "GROUP BY 1 ORDER BY 2 DESC, 1",
             params,
         )
@@ -50,7 +58,7 @@ class StatisticsQueries:
         """The most frequent values of a feature (``V gene``, ``species``), counted once per antibody."""
         return self._rows(
             "SELECT f.value, count(DISTINCT f.sequence_id) FROM sequence_features f "
-            f"JOIN antibody_sequences s ON s.id = f.sequence_id WHERE f.name = :feature AND {where} "
+            f"{_joined('f.sequence_id', where)}WHERE f.name = :feature AND {where} "
             "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT :top",
             {**params, "feature": name, "top": top},
         )
@@ -63,8 +71,8 @@ class StatisticsQueries:
             "SELECT c.chain_type, char_length(r.sequence), count(*) FROM antibody_regions r "
             "JOIN antibody_domains d ON d.antibody_sequence_id = r.antibody_sequence_id AND d.id = r.domain_id "
             "JOIN antibody_chains c ON c.antibody_sequence_id = d.antibody_sequence_id AND c.id = d.chain_id "
-            "JOIN antibody_sequences s ON s.id = r.antibody_sequence_id "
-            f"WHERE r.region_type = :region AND d.numbering_scheme = :scheme AND {where} GROUP BY 1, 2 ORDER BY 1, 2",
+            f"{_joined('r.antibody_sequence_id', where)}WHERE r.region_type = :region AND d.numbering_scheme = :scheme "
+            f"AND {where} GROUP BY 1, 2 ORDER BY 1, 2",
             {**params, "region": region, "scheme": scheme},
         )
 

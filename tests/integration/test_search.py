@@ -244,6 +244,8 @@ def test_stats_count_what_is_stored_and_say_the_same_as_json(
     assert code == 0 and json.loads(output)["antibodies"] == found.antibodies
     code, output = cli("stats")
     assert "IMGT CDR3 lengths, heavy chains" in output and "█" in output
+    everything = statistics(database, Selection(name="*"))  # joined to the selection; the unfiltered is not
+    assert everything == found
     only = statistics(database, Selection(name="n-*"))
     assert only.antibodies == len(NEIGHBOURS)
     assert dataclasses.asdict(only)["antibodies"] == len(NEIGHBOURS)
