@@ -108,7 +108,7 @@ class Settings:
     backend: BackendName = BackendName.AUTO
     docker_password: str = DEFAULT_DOCKER_PASSWORD
     production_url: URL | None = None
-    echo_sql: bool = False
+    log_sql: bool = False  # ABDB_LOG_SQL=1 or --debug: every statement and its duration on the abdb.sql logger
     compose_file: Path | None = None  # ABDB_COMPOSE_FILE: a compose file of one's own for the Docker backend
 
     @classmethod
@@ -135,6 +135,7 @@ class Settings:
             backend=backend,
             docker_password=env.get("ABDB_DB_PASSWORD", DEFAULT_DOCKER_PASSWORD),
             production_url=_production_url(env) if environment is Environment.PRODUCTION else None,
+            log_sql=env.get("ABDB_LOG_SQL", "").strip().lower() in ("1", "true", "yes", "on"),
             compose_file=Path(env["ABDB_COMPOSE_FILE"]).expanduser().resolve()
             if env.get("ABDB_COMPOSE_FILE")
             else None,

@@ -37,6 +37,7 @@ from abdb.repositories import (
 )
 from abdb.repositories.documents import DocumentQueries
 from abdb.repositories.exports import ExportQueries
+from abdb.repositories.monitoring import MonitorQueries
 from abdb.repositories.search import SearchQueries
 from abdb.repositories.statistics import StatisticsQueries
 from abdb.repositories.verification import VerificationQueries
@@ -85,6 +86,7 @@ class UnitOfWork:
         self.documents = DocumentQueries(self._session)
         self.search = SearchQueries(self._session)
         self.statistics = StatisticsQueries(self._session)
+        self.monitoring = MonitorQueries(self._session)
         return self
 
     def __exit__(

@@ -88,10 +88,16 @@ def _live_postgres_pid(lock_file: Path) -> int | None:
     return pid if is_postgres else None
 
 
+# Loaded at every start (a data folder made by an older abdb gets them at its next `abdb db up`):
+# pg_stat_statements collects statement statistics only when loaded then; `abdb db monitor` reads them.
+PRELOAD_LIBRARIES = ("pg_stat_statements",)
+
+
 class EmbeddedServer:
-    def __init__(self, pgdata: Path) -> None:
+    def __init__(self, pgdata: Path, preload: tuple[str, ...] = PRELOAD_LIBRARIES) -> None:
         self.pgdata = pgdata
         self.log_file = pgdata / "server.log"
+        self.preload = preload
 
     # -- where things are -------------------------------------------------------------------------
     @property
@@ -146,6 +152,7 @@ class EmbeddedServer:
                 private_folder(socket_dir, run_as)
             # pg_ctl hands -o to a shell: quote the folder (spaces, quotes, non-ASCII in the home path)
             options = f"-c listen_addresses='' -k {shlex.quote(str(socket_dir))} -p {PORT}"
+            options += f" -c shared_preload_libraries={shlex.quote(','.join(self.preload))}"
             self._run(
                 [
                     str(self.binary("pg_ctl", run_as)),

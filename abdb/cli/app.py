@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -74,24 +75,51 @@ def root(
             "(~/.local/share/abdb on Linux), whatever the working folder.",
         ),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show tracebacks of unexpected errors and log every SQL statement with its duration to stderr "
+            "(parameters redacted; ABDB_LOG_SQL=1 logs the statements alone).",
+        ),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     ctx.meta["abdb.debug"] = debug
-    _configure_logging(debug)
-    ctx.obj = Settings.from_environment().with_overrides(
+    settings = Settings.from_environment().with_overrides(
         database_url=database_url,
         environment=env,
         backend=backend,
         home=home.expanduser().resolve() if home else None,
     )
+    ctx.obj = settings.with_overrides(log_sql=True) if debug else settings
+    _configure_logging(debug, ctx.obj.log_sql)
 
 
-def _configure_logging(debug: bool) -> None:
+class _CurrentStderr(logging.Handler):
+    """Writes to whatever sys.stderr is when a record comes (a test runner swaps it per invocation)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+_SQL_TO_STDERR = _CurrentStderr()
+_SQL_TO_STDERR.setFormatter(logging.Formatter("sql %(message)s"))
+
+
+def _configure_logging(debug: bool, log_sql: bool) -> None:
     """Library log records (e.g. SQLAlchemy's pool resetting a connection that a Ctrl-C broke) would reach
-    stderr as tracebacks through logging's last-resort handler; only --debug shows them."""
+    stderr as tracebacks through logging's last-resort handler; only --debug shows them. SQL statements go
+    to stderr too when asked for, so that stdout stays the command's output."""
+    statements = logging.getLogger("abdb.sql")
+    statements.propagate = False
+    statements.setLevel(logging.INFO if log_sql else logging.WARNING)
+    if log_sql and _SQL_TO_STDERR not in statements.handlers:
+        statements.addHandler(_SQL_TO_STDERR)
+    elif not log_sql:
+        statements.removeHandler(_SQL_TO_STDERR)
     root = logging.getLogger()
     if debug:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -11,11 +11,15 @@ import typer
 from rich.table import Table
 
 from abdb.cli.context import require_confirmation, settings_of, stderr, stdout
+from abdb.cli.db_monitor import monitor_command
 from abdb.errors import ConfirmationRequired, VerificationFailed
 from abdb.services import backup as backups
 from abdb.services import database
 
-app = typer.Typer(help="Run the database server: up, down, status, reset, psql, backup, restore.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run the database server: up, down, status, monitor, reset, psql, backup, restore.", no_args_is_help=True
+)
+app.command("monitor")(monitor_command)
 
 YES = Annotated[bool, typer.Option("--yes", "-y", help="Confirm without asking.")]
 
@@ -107,8 +111,12 @@ def psql(ctx: typer.Context) -> None:
 def backup_command(
     ctx: typer.Context,
     destination: Annotated[
-        Path | None,
-        typer.Argument(help="File (or folder for a timestamped file); none: the current folder.", show_default=False),
+        str | None,
+        typer.Argument(
+            help="New file (or directory); an existing folder or a name ending in / gets a timestamped backup "
+            "(created if missing); none: the current folder.",
+            show_default=False,
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="custom (one gzip file) or directory (--jobs).")] = "custom",
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Parallel dump jobs (directory format).")] = 1,

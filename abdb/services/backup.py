@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -98,9 +99,26 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def backup(settings: Settings, destination: Path | None = None, fmt: str = "custom", jobs: int = 1) -> BackupReport:
-    """Dump the database to ``destination`` (a file or directory; a folder given for a custom dump gets a
-    timestamped file in it; none: the current folder)."""
+def _target(destination: Path | str | None, name: str) -> Path:
+    if destination is None:
+        destination = Path.cwd()
+    folder_meant = str(destination).endswith(("/", os.sep))  # Path() would drop the slash that says so
+    path = Path(destination).expanduser()
+    if folder_meant and not path.exists():
+        path.mkdir(mode=0o700, parents=True)  # a backup holds every row: not for other local users to read
+    if not path.is_dir():
+        return path
+    stem, dot, extension = name.rpartition(".")
+    candidates = (f"{stem}-{n}{dot}{extension}" if n else name for n in range(1000))
+    return next(path / candidate for candidate in candidates if not (path / candidate).exists())  # same second
+
+
+def backup(
+    settings: Settings, destination: Path | str | None = None, fmt: str = "custom", jobs: int = 1
+) -> BackupReport:
+    """Dump the database to ``destination``: a new file (or directory, for that format); an existing folder or
+    a name ending in ``/`` gets a timestamped backup in it (a missing one is created, private to the user);
+    none: the current folder."""
     if fmt not in FORMATS:
         raise ConfigurationError(f"--format {fmt}: choose custom or directory")
     if jobs < 1 or (jobs > 1 and fmt != "directory"):
@@ -109,9 +127,7 @@ def backup(settings: Settings, destination: Path | None = None, fmt: str = "cust
     with connection_to(url) as connection:
         revision = current_revision(connection)
     name = default_name(url.database or "abdb", fmt)
-    target = destination if destination is not None else Path.cwd() / name
-    if target.is_dir() and fmt == "custom":
-        target = target / name
+    target = _target(destination, name)
     if target.exists():
         raise ConfigurationError(f"{target} exists; choose a new name (a backup never overwrites)")
     partial = target.with_name(f".{target.name}.partial")

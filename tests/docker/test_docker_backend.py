@@ -7,6 +7,7 @@ Without an engine they fail with the command to start one: they are part of the 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -225,3 +226,24 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_main_job_on_docker(
     status = docker_abdb("db", "status", home=tmp_path / "home", cwd=tmp_path)
     assert re.search(r"antibody_sequences\s+60\b", status.stdout)
     assert docker_abdb("db", "down", home=tmp_path / "home", cwd=tmp_path).code == 0
+
+
+def test_a_backup_brings_the_data_back_after_the_volume_is_lost_and_monitor_sees_the_statements(
+    fresh_volumes: None, tmp_path: Path
+) -> None:
+    _main_job(tmp_path)
+    backup = docker_abdb("db", "backup", str(tmp_path / "before.dump"), home=tmp_path)
+    assert backup.code == 0 and (tmp_path / "before.dump").exists(), backup.output
+    monitored = docker_abdb("db", "monitor", "--json", "--top", "100", home=tmp_path)
+    assert monitored.code == 0, monitored.output
+    report = json.loads(monitored.stdout)
+    assert report["statements_enabled"] and any("antibody_sequences" in row["query"] for row in report["slowest"])
+    assert docker_abdb("db", "down", home=tmp_path).code == 0
+    _compose("down", "--volumes")  # the data is gone
+    assert docker_abdb("db", "up", home=tmp_path).code == 0
+    restored = docker_abdb("db", "restore", str(tmp_path / "before.dump"), home=tmp_path)
+    assert restored.code == 0 and "failed" not in restored.stdout.replace("0 failed", ""), restored.output
+    assert docker_abdb("verify", home=tmp_path).code == 0
+    status = docker_abdb("db", "status", home=tmp_path)
+    assert re.search(r"antibody_sequences\s+60\b", status.stdout), status.output
+    assert docker_abdb("db", "down", home=tmp_path).code == 0

@@ -130,3 +130,14 @@ def test_a_killed_pg_dump_leaves_no_file_that_looks_complete(database: Database,
     assert killed, "pg_dump finished before it could be killed"
     assert process.returncode == 5 and "pg_dump failed" in stderr and "no backup was written" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["many.json"]  # no dump, no sidecar, no partial
+
+
+@pytest.mark.parametrize("fmt", ["custom", "directory"])
+def test_a_destination_ending_in_a_slash_is_a_private_folder_that_gets_a_timestamped_backup(
+    database: Database, settings: Settings, tmp_path: Path, fmt: str
+) -> None:
+    made = backup(settings, f"{tmp_path / 'backups'}/", fmt)
+    assert made.path.parent == tmp_path / "backups" and made.path.name.startswith("abdb-")
+    assert (tmp_path / "backups").stat().st_mode & 0o777 == 0o700
+    again = backup(settings, tmp_path / "backups", fmt)  # an existing folder, without the slash
+    assert again.path.parent == tmp_path / "backups" and again.path != made.path
