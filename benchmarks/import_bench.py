@@ -61,14 +61,15 @@ def server() -> Iterator[URL]:
             embedded.destroy()
 
 
-def fresh_database(root: URL, name: str) -> URL:
+def fresh_database(root: URL, name: str, *, migrated: bool = True) -> URL:
     admin = create_engine(root.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     url = root.set(database=name)
-    migrations.upgrade(Settings(database_url=url))
+    if migrated:
+        migrations.upgrade(Settings(database_url=url))
     return url
 
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.progress import MofNCompleteColumn
 from rich.table import Table
 
 from abdb.cli.context import require_confirmation, settings_of, stderr, stdout
 from abdb.cli.db_monitor import monitor_command
+from abdb.cli.progress import progress_bar
 from abdb.errors import ConfirmationRequired, VerificationFailed
 from abdb.services import backup as backups
 from abdb.services import database
+from abdb.services.dump_tools import TableProgress
 
 app = typer.Typer(
     help="Run the database server: up, down, status, monitor, reset, psql, backup, restore.", no_args_is_help=True
@@ -107,6 +113,19 @@ def psql(ctx: typer.Context) -> None:
     raise typer.Exit(code)
 
 
+@contextmanager
+def _tables_bar(label: str) -> Iterator[TableProgress]:
+    """A bar of tables done against tables to do, naming the last one (on a terminal only)."""
+    with progress_bar("{task.description}", MofNCompleteColumn(), True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int, name: str) -> None:
+            shown = name if len(name) <= 30 else name[:29] + "…"  # a steady width keeps the bar in place
+            bar.update(task, completed=done, total=total, description=f"{label} {escape(shown):<30}")
+
+        yield advance
+
+
 @app.command("backup")
 def backup_command(
     ctx: typer.Context,
@@ -126,8 +145,8 @@ def backup_command(
 
     Example: abdb db backup backups/ && abdb db backup big.dir --format directory --jobs 2
     """
-    with stderr.status("backing up…"):
-        report = backups.backup(settings_of(ctx), destination, fmt, jobs)
+    with _tables_bar("backing up") as progress:
+        report = backups.backup(settings_of(ctx), destination, fmt, jobs, on_progress=progress)
     stdout.print(
         f"backup {report.path} ({report.format}, {report.bytes / 1e6:.1f} MB, revision {report.revision}) "
         f"in {report.seconds:.1f} s",
@@ -150,14 +169,14 @@ def restore_command(
     """
     settings = settings_of(ctx)
     try:
-        with stderr.status("restoring…"):
-            report = backups.restore(settings, source, confirmed=yes, jobs=jobs)
+        with _tables_bar("restoring") as progress:
+            report = backups.restore(settings, source, confirmed=yes, jobs=jobs, on_progress=progress)
     except ConfirmationRequired as asked:
         if not sys.stdin.isatty():
             raise  # its message says what would be replaced, and --yes
         require_confirmation(f"{asked.message}. Replace it?", False, "`abdb db restore`")
-        with stderr.status("restoring…"):
-            report = backups.restore(settings, source, confirmed=True, jobs=jobs)
+        with _tables_bar("restoring") as progress:
+            report = backups.restore(settings, source, confirmed=True, jobs=jobs, on_progress=progress)
     stdout.print(f"restored {report.source} (revision {report.revision}) in {report.seconds:.1f} s", markup=False)
     if report.needs_migrate:
         stdout.print(f"the backup is at {report.revision}, head is {report.head}: run `abdb migrate`", markup=False)

@@ -31,7 +31,6 @@ from sqlalchemy.engine import URL
 
 from abdb import __version__
 from abdb.backends import database_url
-from abdb.backends.embedded import binaries_dir
 from abdb.config import Settings, mask_url
 from abdb.db import catalog
 from abdb.db.connect import connection_to
@@ -39,6 +38,7 @@ from abdb.db.models import DATA_TABLES
 from abdb.db.revisions import alembic_config, current_revision, head_revision
 from abdb.errors import AbdbError, BackendError, ConfigurationError, ConfirmationRequired, MigrationError
 from abdb.services.database import client_environment
+from abdb.services.dump_tools import TableProgress, restore_items, run_tool, tool
 from abdb.services.verify import VerifyOptions, VerifyReport, verify
 
 FORMATS = {"custom": "c", "directory": "d"}
@@ -71,10 +71,6 @@ class RestoreReport:
     @property
     def needs_migrate(self) -> bool:
         return self.revision != self.head
-
-
-def _tool(name: str) -> str:
-    return str(binaries_dir() / name)
 
 
 def _redacted(message: str, url: URL) -> str:
@@ -114,7 +110,11 @@ def _target(destination: Path | str | None, name: str) -> Path:
 
 
 def backup(
-    settings: Settings, destination: Path | str | None = None, fmt: str = "custom", jobs: int = 1
+    settings: Settings,
+    destination: Path | str | None = None,
+    fmt: str = "custom",
+    jobs: int = 1,
+    on_progress: TableProgress | None = None,
 ) -> BackupReport:
     """Dump the database to ``destination``: a new file (or directory, for that format); an existing folder or
     a name ending in ``/`` gets a timestamped backup in it (a missing one is created, private to the user);
@@ -126,29 +126,28 @@ def backup(
     url = database_url(settings)
     with connection_to(url) as connection:
         revision = current_revision(connection)
+        tables = connection.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar_one()
     name = default_name(url.database or "abdb", fmt)
     target = _target(destination, name)
     if target.exists():
         raise ConfigurationError(f"{target} exists; choose a new name (a backup never overwrites)")
     partial = target.with_name(f".{target.name}.partial")
     sidecar = target.with_name(target.name + SIDECAR)
-    command = [_tool("pg_dump"), f"--format={FORMATS[fmt]}", "--file", str(partial), "--no-password"]
+    command = [tool("pg_dump"), f"--format={FORMATS[fmt]}", "--file", str(partial), "--no-password"]
     if fmt == "directory":
         command += ["--jobs", str(jobs)]
     started = time.perf_counter()
     try:
-        completed = subprocess.run(
-            command, env=client_environment(settings, url), capture_output=True, text=True, check=False
-        )
+        code, errors = run_tool(command, client_environment(settings, url), int(tables), on_progress)
     except OSError as error:
         _remove(partial)
         raise BackendError(f"could not run pg_dump: {error.strerror}") from None
     except BaseException:  # Ctrl-C, SIGTERM: the half-written dump goes
         _remove(partial)
         raise
-    if completed.returncode != 0:
+    if code != 0:
         _remove(partial)
-        why = completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else f"exit {completed.returncode}"
+        why = errors.splitlines()[-1] if errors else f"exit {code}"
         raise BackupError(f"pg_dump failed ({_redacted(why, url)}); no backup was written", hint="nothing to clean up")
     sha256 = _digest(partial)
     record = {
@@ -175,7 +174,7 @@ def _remove(path: Path) -> None:
 
 def dump_revision(settings: Settings, source: Path) -> str | None:
     """The schema revision a dump holds (its alembic_version row), read with pg_restore."""
-    command = [_tool("pg_restore"), "--data-only", "--table=alembic_version", "--file=-", str(source)]
+    command = [tool("pg_restore"), "--data-only", "--table=alembic_version", "--file=-", str(source)]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise BackupError(f"{source} is not a backup pg_restore can read: {completed.stderr.strip()[:300]}")
@@ -188,7 +187,14 @@ def _known(revision: str) -> bool:
     return any(entry.revision == revision for entry in script.walk_revisions())
 
 
-def restore(settings: Settings, source: Path, *, confirmed: bool = False, jobs: int = 1) -> RestoreReport:
+def restore(
+    settings: Settings,
+    source: Path,
+    *,
+    confirmed: bool = False,
+    jobs: int = 1,
+    on_progress: TableProgress | None = None,
+) -> RestoreReport:
     """Restore a backup into the database (empty, or emptied when ``confirmed``), then ANALYZE and verify."""
     if not source.exists():
         raise ConfigurationError(f"{source}: no such backup")
@@ -223,7 +229,7 @@ def restore(settings: Settings, source: Path, *, confirmed: bool = False, jobs: 
     replaced = contents == "data"
     started = time.perf_counter()
     command = [
-        _tool("pg_restore"),
+        tool("pg_restore"),
         "--exit-on-error",
         "--no-owner",
         "--dbname",
@@ -231,19 +237,23 @@ def restore(settings: Settings, source: Path, *, confirmed: bool = False, jobs: 
         "--jobs",
         str(jobs),
     ]
-    completed = subprocess.run(
-        [*command, str(source)], env=client_environment(settings, url), capture_output=True, text=True
-    )
-    if completed.returncode != 0:
-        why = completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else f"exit {completed.returncode}"
+    environment = client_environment(settings, url)
+    total = restore_items(str(source), environment)
+    code, errors = run_tool([*command, str(source)], environment, total, on_progress)
+    if code != 0:
+        why = errors.splitlines()[-1] if errors else f"exit {code}"
         raise BackupError(
             f"pg_restore failed ({_redacted(why, url)}); the database is partly restored",
             hint="run `abdb db restore` again with --yes",
         )
+    if on_progress is not None:
+        on_progress(total, total, "ANALYZE")
     with connection_to(url) as connection:
         connection.execute(text("ANALYZE"))
         connection.commit()
     seconds = time.perf_counter() - started
+    if on_progress is not None and revision == head:
+        on_progress(total, total, "abdb verify")
     report = verify(settings, VerifyOptions()) if revision == head else None
     return RestoreReport(source, revision, head, replaced, seconds, report)
 

@@ -21,7 +21,14 @@ from abdb.database import Database
 from abdb.errors import ConfirmationRequired, MigrationError
 from abdb.services.annotating.run import AnnotateOptions, annotate
 from abdb.services.backup import BackupError, backup, restore
-from abdb.services.importing.run import ImportOptions, import_fasta, import_legacy_json
+from abdb.services.importing.run import (
+    ImportOptions,
+    InputFormat,
+    import_fasta,
+    import_files,
+    import_legacy_json,
+    table_columns,
+)
 from benchmarks.synthetic import generate_antibodies, v2_document
 from tests.canonical_dump import table_checksums
 from tests.conftest import CliInvoker, _fresh_database
@@ -39,8 +46,17 @@ def empty(server_url: URL, tmp_path: Path) -> Iterator[tuple[Settings, Engine]]:
 
 
 def _populate(database: Database) -> None:
+    """Every shape abdb reads: legacy JSON, FASTA numbered in three schemes, AIRR, OAS units, a Thera-SAbDab table."""
     import_legacy_json(database, [FIXTURES / "legacy_result_v2.json", FIXTURES / "legacy"], ImportOptions())
     import_fasta(database, [FIXTURES / "annotate_chains.fasta"], ImportOptions())
+    airr = [FIXTURES / "airr" / "therapeutics_cells.tsv", FIXTURES / "airr" / "nucleotide_only.tsv"]
+    assert import_files(database, InputFormat.AIRR, airr, ImportOptions()).files[0].inserted > 0
+    oas = sorted((FIXTURES / "oas").glob("SRR*.csv"))
+    assert import_files(database, InputFormat.OAS, oas, ImportOptions()).files[0].inserted > 0
+    thera = ImportOptions(columns=table_columns("thera-sabdab", None, None))
+    assert (
+        import_files(database, InputFormat.CSV, [FIXTURES / "tables" / "thera_sabdab.csv"], thera).files[0].inserted > 0
+    )
     annotate(database, AnnotateOptions(schemes=("imgt", "kabat", "chothia")))
 
 
@@ -141,3 +157,22 @@ def test_a_destination_ending_in_a_slash_is_a_private_folder_that_gets_a_timesta
     assert (tmp_path / "backups").stat().st_mode & 0o777 == 0o700
     again = backup(settings, tmp_path / "backups", fmt)  # an existing folder, without the slash
     assert again.path.parent == tmp_path / "backups" and again.path != made.path
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_backup_and_restore_report_progress_item_by_item_up_to_their_total(
+    database: Database, settings: Settings, empty: tuple[Settings, Engine], tmp_path: Path, jobs: int
+) -> None:
+    import_fasta(database, [FIXTURES / "annotate_chains.fasta"], ImportOptions())
+    dumped: list[tuple[int, int, str]] = []
+    made = backup(settings, tmp_path / "progress.dir", "directory", jobs, on_progress=lambda *a: dumped.append(a))
+    assert dumped and dumped[-1][0] == dumped[-1][1] and "antibody_regions" in {name for _, _, name in dumped}
+    assert [done for done, _, _ in dumped] == sorted(done for done, _, _ in dumped)
+    restored: list[tuple[int, int, str]] = []
+    target, _ = empty
+    restore(target, made.path, jobs=jobs, on_progress=lambda *a: restored.append(a))
+    total = restored[-1][1]
+    assert total > dumped[-1][1]  # data, then indexes and constraints
+    assert [name for _, _, name in restored[-2:]] == ["ANALYZE", "abdb verify"]
+    assert max(done for done, _, name in restored[:-2]) == total
+    assert any("pk_antibody_sequences" in name for _, _, name in restored)
