@@ -26,13 +26,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pyhmmer
 from pyhmmer.easel import Alphabet, TextSequence
 from pyhmmer.plan7 import HMM, HMMFile
 
 from abdb.numbering.engine import ChainNumbering, EngineSettings, NumberedDomain
 from abdb.numbering.germlines import anarci_module as _anarci_module
 from abdb.numbering.germlines import germline_assignment
+from abdb.numbering.hmmer_scan import ProfileScanner, reference_scan
 
 ANTIBODY_CHAINS = frozenset("HKL")
 ALL_CHAINS = frozenset("HKLABGD")
@@ -71,12 +71,17 @@ def _hmms() -> tuple[HMM[Any], ...]:
 
 
 class AnarciEngine:
+    """``fast`` (the default): HMMER through ``ProfileScanner`` (flush-to-zero unless ``ftz=False``, exact
+    per-chain pruning); ``fast=False``: ``pyhmmer.hmmer.hmmscan`` with its defaults, as before (the
+    reference of the identity tests and the benchmark). Both number every chain the same."""
+
     name = "ANARCI"
 
-    def __init__(self) -> None:
+    def __init__(self, *, fast: bool = True, ftz: bool = True) -> None:
         self.anarci = _anarci_module()
         self.alphabet = Alphabet.amino()
         self.version = f"anarci {metadata.version('anarci')}, pyhmmer {metadata.version('pyhmmer')}"
+        self.scanner = ProfileScanner(self.alphabet, len(_hmms()), ftz=ftz) if fast else None
         _hmms()  # load the models now, not inside the first job's timing
 
     # -- the NumberingEngine interface -------------------------------------------------------------------
@@ -148,15 +153,12 @@ class AnarciEngine:
             TextSequence(name=name.encode(), sequence=sequence).digitize(self.alphabet) for name, sequence in named
         ]
         parsed = []
-        scanned = pyhmmer.hmmer.hmmscan(digital, hmms, cpus=1, Z=database_size)
-        for (_, sequence), hits in zip(named, scanned, strict=True):
-            query = _Query(seq_len=len(sequence))
-            for hit in hits:
-                if not hit.reported:
-                    continue
-                for domain in hit.domains:
-                    if domain.reported:
-                        query.hsps.append(_hsp(hit, domain))
+        if self.scanner is not None:
+            scanned = self.scanner.scan(digital, hmms, bit_score_threshold)
+        else:
+            scanned = reference_scan(digital, hmms, database_size)
+        for (_, sequence), reported in zip(named, scanned, strict=True):
+            query = _Query(seq_len=len(sequence), hsps=[_hsp(hit, domain) for hit, domain in reported])
             # ANARCI prints a note on stdout when it falls back to all species: keep stdout for abdb's output
             with contextlib.redirect_stdout(io.StringIO()):
                 parsed.append(

@@ -15,6 +15,7 @@ from abdb.numbering.anarci_engine import AnarciEngine, _anarci_module, _hmms
 from abdb.numbering.engine import EngineSettings
 from abdb.numbering.regions import regions_of
 from benchmarks.synthetic import read_fasta
+from tests.numbering.identity_corpus import identity_corpus
 
 ANARCI = _anarci_module()
 HMMSCAN = Path(sys.executable).parent / "hmmscan"
@@ -55,13 +56,30 @@ def _fasta_sequences(path: Path) -> list[str]:
 def test_the_adapter_numbers_exactly_as_anarci_with_hmmscan(
     chains: list[tuple[str, str]], scheme: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    numbered = _assert_numbered_as_with_hmmscan(chains, scheme, monkeypatch)
+    assert numbered >= 120  # every therapeutic chain, the VHH and both scFv domains
+
+
+def test_the_adapter_numbers_the_identity_corpus_exactly_as_anarci_with_hmmscan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus = [(f"c{i}", chain) for i, (_, chain) in enumerate(identity_corpus())]  # hmmscan wants plain names
+    assert len(corpus) >= 2000 and _assert_numbered_as_with_hmmscan(corpus, "imgt", monkeypatch) >= 1900
+
+
+def _assert_numbered_as_with_hmmscan(
+    chains: list[tuple[str, str]], scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """Compare every chain's domains with ANARCI's through the real hmmscan; return how many it numbered."""
     assert HMMSCAN.exists(), "the test extra installs the hmmer wheel"
     monkeypatch.setattr(ANARCI, "run_hmmer", _hmmscan_run_hmmer)
     numbered, details, _ = ANARCI.anarci(
         chains, scheme=scheme, assign_germline=True, allowed_species=["human", "mouse"]
     )
-    ours = AnarciEngine().number([s for _, s in chains], EngineSettings(schemes=(scheme,)))
-    assert sum(1 for n in numbered if n) >= 120  # every therapeutic chain, the VHH and both scFv domains
+    ours = []
+    engine = AnarciEngine()
+    for start in range(0, len(chains), 64):
+        ours += engine.number([s for _, s in chains[start : start + 64]], EngineSettings(schemes=(scheme,)))
     for (name, _), reference, reference_details, mine in zip(chains, numbered, details, ours, strict=True):
         expected = [
             (
@@ -90,6 +108,7 @@ def test_the_adapter_numbers_exactly_as_anarci_with_hmmscan(
             for d in mine.domains[scheme]
         ]
         assert actual == expected, name
+    return sum(1 for n in numbered if n)
 
 
 def test_only_the_allowed_species_are_scanned_unless_none_fits() -> None:

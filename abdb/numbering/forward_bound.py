@@ -1,0 +1,124 @@
+"""Exact per-chain pruning: the Forward filter's P-value threshold (F3) that lets through every model that can
+still give a domain of ``threshold`` bits, and stops the others before Backward, domain definition and
+alignment (where HMMER spends its time). The facts and their derivation: ../shared/design/numbering-speed.md.
+
+The bound. Every unihit envelope parse is also a parse of the whole chain under the multihit model, and the
+domain bias correction is never negative, so every domain of a chain of ``n`` residues scores
+
+    bits <= (fwd - null) / ln 2 + delta(n),   delta(n) = [n ln((n+3)/(n+2)) - 2 ln(3(n+2)/(2(n+3))) + ln 2] / ln 2
+
+(about 1.27 bits). HMMER's Forward filter compares ``seq_score = (fwd - filtersc) / ln 2`` with F3, where
+``filtersc`` is the bias filter's null score; ``filtersc - null`` is the log-odds ``fh`` of HMMER's two-state
+bias-filter HMM (``p7_bg_SetFilter`` + ``p7_bg_SetLength``). A model can reach the threshold only when
+``seq_score >= X = threshold - 0.1 - delta(n) - fh / ln 2 - 0.5`` (0.1: ANARCI compares the score rounded to
+0.1 bit; 0.5: float32 against float64), that is when its Forward P-value is at most
+``exp(-lambda (X - tau))``. F3 = min(1e-5, the largest of those over the models) passes every such model and
+is never looser than HMMER's default. ``fh`` is computed here in float64; for ambiguity codes (X, B, Z, ...)
+the largest odds of the residues they stand for is used, which can only raise ``fh`` and loosen F3.
+
+This mirrors the pipeline of HMMER 3.4 as pyhmmer 0.12 runs it: pyhmmer is pinned to 0.12.x, and a test fails
+if a domain ever scores above its chain's bound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_F3 = 1e-5  # HMMER's Forward filter threshold
+ROUNDING_BITS = 0.1
+FLOAT_MARGIN_BITS = 0.5
+_FILTER_START = (0.999, 0.001)  # p7_bg_SetFilter: pi of the normal and the biased state
+_LN2 = math.log(2.0)
+
+# Easel's amino alphabet, ACDEFGHIKLMNPQRSTVWY then -, the ambiguity codes, * and ~ (Alphabet.amino().symbols)
+_AMINO = "ACDEFGHIKLMNPQRSTVWY"
+_AMBIGUOUS = {"B": "DN", "J": "IL", "Z": "EQ", "O": "K", "U": "C", "X": _AMINO}
+
+
+def length_term(n: int) -> float:
+    """delta(n) in bits: what a domain can score beyond the chain's uncorrected Forward score."""
+    return (n * math.log((n + 3) / (n + 2)) - 2 * math.log(3 * (n + 2) / (2 * (n + 3))) + _LN2) / _LN2
+
+
+@dataclass(frozen=True)
+class ModelFilters:
+    """What the bound needs of each model of a scan, in the order of the scan's profile block."""
+
+    odds: np.ndarray  # (models, codes): the biased state's emission odds against the background, per code
+    biased_length: np.ndarray  # (models,): L1 = M / 8, the biased segments' mean length
+    tau: np.ndarray  # (models,): the Forward filter's exponential tail location
+    lam: np.ndarray  # (models,): and its slope
+
+    @classmethod
+    def of(
+        cls, compositions: Sequence[Sequence[float]], lengths: Sequence[int], background: Sequence[float],
+        tail: Sequence[tuple[float, float]], symbols: str,
+    ) -> ModelFilters:  # fmt: skip
+        """From each model's residue composition and length M, the background's residue frequencies, each
+        model's (f_tau, f_lambda) and the alphabet's symbols (the digital codes' order)."""
+        compo = np.asarray(compositions, dtype=np.float64)
+        frequencies = np.asarray(background, dtype=np.float64)
+        residue_odds = compo[:, : len(_AMINO)] / frequencies[: len(_AMINO)]
+        odds = np.ones((compo.shape[0], len(symbols)), dtype=np.float64)  # gap, *, ~: odds 1 (HMMER's too)
+        for code, symbol in enumerate(symbols):
+            if symbol in _AMINO:
+                odds[:, code] = residue_odds[:, _AMINO.index(symbol)]
+            elif symbol in _AMBIGUOUS:
+                members = [_AMINO.index(residue) for residue in _AMBIGUOUS[symbol]]
+                odds[:, code] = residue_odds[:, members].max(axis=1)
+        taus, lambdas = zip(*tail, strict=True)
+        return cls(
+            odds,
+            np.asarray(lengths, dtype=np.float64) / 8.0,
+            np.asarray(taus, dtype=np.float64),
+            np.asarray(lambdas, dtype=np.float64),
+        )
+
+
+def bias_log_odds(codes: np.ndarray, filters: ModelFilters) -> np.ndarray:
+    """fh per model, in nats: log of the Forward sum of the bias-filter HMM over the chain ``codes`` (digital),
+    emissions as odds against the background (the normal state's are 1), transitions as HMMER sets them for a
+    chain of this length. Products of 2x2 matrices reduced pairwise, rescaled at every level."""
+    n = len(codes)
+    models = filters.odds.shape[0]
+    emitted = filters.odds[:, codes]  # (models, n): the biased state's odds at each residue
+    p1 = n / (n + 1.0)
+    transitions = np.empty((models, 2, 2))
+    transitions[:, 0, 0], transitions[:, 0, 1] = p1, 1.0 - p1
+    transitions[:, 1, 0] = 1.0 / (filters.biased_length + 1.0)
+    transitions[:, 1, 1] = filters.biased_length / (filters.biased_length + 1.0)
+    start = np.stack([np.full(models, _FILTER_START[0]), _FILTER_START[1] * emitted[:, 0]], axis=1)  # (models, 2)
+    log_scale = np.zeros(models)
+    if n > 1:
+        steps = np.repeat(transitions[:, None, :, :], n - 1, axis=1)  # (models, n-1, 2, 2)
+        steps[:, :, :, 1] *= emitted[:, 1:, None]  # into the biased state: times its odds; the normal state's are 1
+        scales = np.zeros((models, n - 1))
+        while steps.shape[1] > 1:
+            if steps.shape[1] % 2:
+                steps = np.concatenate([steps, np.broadcast_to(np.eye(2), (models, 1, 2, 2))], axis=1)
+                scales = np.concatenate([scales, np.zeros((models, 1))], axis=1)
+            steps = steps[:, 0::2] @ steps[:, 1::2]
+            scales = scales[:, 0::2] + scales[:, 1::2]
+            largest = steps.max(axis=(2, 3))
+            steps = steps / largest[:, :, None, None]
+            scales = scales + np.log(largest)
+        start = np.einsum("mi,mij->mj", start, steps[:, 0])
+        log_scale = scales[:, 0]
+    log_odds: np.ndarray = np.log(start.sum(axis=1)) + log_scale  # end transitions are 1: length imposed outside
+    return log_odds
+
+
+def forward_threshold(codes: np.ndarray, filters: ModelFilters, threshold_bits: float) -> float:
+    """F3 for one chain: passes every model that could give a domain of ``threshold_bits``."""
+    n = len(codes)
+    if n == 0:
+        return DEFAULT_F3
+    fh_bits = bias_log_odds(codes, filters) / _LN2
+    needed = threshold_bits - ROUNDING_BITS - length_term(n) - fh_bits - FLOAT_MARGIN_BITS
+    # esl_exp_surv: P(score >= x) = exp(-lambda (x - tau)) above tau, 1 below
+    survival = np.where(needed < filters.tau, 1.0, np.exp(-filters.lam * (needed - filters.tau)))
+    return float(min(DEFAULT_F3, survival.max()))

@@ -1,0 +1,149 @@
+"""The fast scan (flush-to-zero, exact per-chain F3 pruning, profiles built once) numbers every chain of the
+identity corpus exactly as the reference scan (pyhmmer's hmmscan with HMMER's defaults) and as ANARCI driven by
+the real hmmscan program: every field of every domain, bit score and E-value included, FTZ on and off."""
+
+from __future__ import annotations
+
+import math
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pytest
+from pyhmmer.easel import Alphabet, TextSequence
+
+from abdb.numbering.anarci_engine import AnarciEngine, _hmms
+from abdb.numbering.engine import ChainNumbering, EngineSettings
+from abdb.numbering.flush_to_zero import AVAILABLE, current_mxcsr, flush_to_zero
+from abdb.numbering.forward_bound import ModelFilters, bias_log_odds, length_term
+from abdb.numbering.hmmer_scan import ProfileScanner, reference_scan
+from tests.numbering.identity_corpus import identity_corpus
+
+THREE_SCHEMES = EngineSettings(schemes=("imgt", "kabat", "chothia"))
+IMGT = EngineSettings(schemes=("imgt",))
+
+
+def _number(engine: AnarciEngine, chains: list[str], settings: EngineSettings) -> list[ChainNumbering]:
+    results: list[ChainNumbering] = []
+    for start in range(0, len(chains), 2):  # as a worker calls it: an antibody's chains at a time
+        results += engine.number(chains[start : start + 2], settings)
+    return results
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[tuple[str, str]]:
+    return identity_corpus()
+
+
+@pytest.fixture(scope="module")
+def reference(corpus: list[tuple[str, str]]) -> list[ChainNumbering]:
+    return _number(AnarciEngine(fast=False), [chain for _, chain in corpus], THREE_SCHEMES)
+
+
+def _only(numbering: ChainNumbering, scheme: str) -> ChainNumbering:
+    kept = {scheme: numbering.domains[scheme]}
+    refused = {scheme: numbering.not_numbered[scheme]} if scheme in numbering.not_numbered else {}
+    return ChainNumbering(kept, refused)
+
+
+def test_the_corpus_holds_every_shape_and_path(corpus: list[tuple[str, str]], reference: list[ChainNumbering]) -> None:
+    assert len(corpus) >= 2000
+    domains = [len(n.domains["imgt"]) for n in reference]
+    assert domains.count(0) >= 30 and sum(1 for d in domains if d >= 2) >= 60 and max(domains) >= 4
+    long_cdr3 = [n for (label, _), n in zip(corpus, reference, strict=True) if label.startswith("long CDR3")]
+    assert sum(1 for n in long_cdr3 if n.domains["imgt"]) == len(long_cdr3)  # the J rescue numbers them all
+
+
+@pytest.mark.parametrize("ftz", [True, False], ids=["ftz on", "ftz off"])
+@pytest.mark.parametrize("settings", [IMGT, THREE_SCHEMES], ids=["imgt", "imgt+kabat+chothia"])
+def test_the_fast_scan_numbers_the_corpus_exactly_as_the_reference(
+    corpus: list[tuple[str, str]], reference: list[ChainNumbering], ftz: bool, settings: EngineSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    if ftz:
+        assert AVAILABLE, "flush-to-zero must be available on the x86-64 Linux machines abdb is tested on"
+    scans: list[int] = []  # models per scan: 14 (human, mouse), 29 (the all-species fallback), ...
+    original = ProfileScanner.scan
+
+    def counting(self: ProfileScanner, sequences: Any, hmms: Any, threshold: float) -> Any:
+        scans.append(len(hmms))
+        return original(self, sequences, hmms, threshold)
+
+    monkeypatch.setattr(ProfileScanner, "scan", counting)
+    fast = _number(AnarciEngine(ftz=ftz), [chain for _, chain in corpus], settings)
+    assert scans.count(len(_hmms())) >= 30  # the fallback and the J rescue ran on the fast path too
+    expected = reference if settings == THREE_SCHEMES else [_only(n, "imgt") for n in reference]
+    differing = [label for (label, _), mine, theirs in zip(corpus, fast, expected, strict=True) if mine != theirs]
+    assert not differing, f"{len(differing)} chains differ, first {differing[:5]}"
+
+
+def test_flush_to_zero_is_on_inside_the_block_and_restored_after() -> None:
+    before = current_mxcsr()
+    with flush_to_zero() as on:
+        assert on and current_mxcsr() is not None and current_mxcsr() & 0x8000  # type: ignore[operator]
+        assert 2.0**-1070 * 0.5 == 0.0  # a subnormal result is flushed
+    assert current_mxcsr() == before and 2.0**-1070 * 0.5 > 0.0
+    with flush_to_zero(False) as on:
+        assert not on and 2.0**-1070 * 0.5 > 0.0
+
+
+def test_no_domain_scores_above_its_chains_bound(corpus: list[tuple[str, str]]) -> None:
+    """The bound the pruning rests on: a domain's bits <= the chain's uncorrected Forward bits + delta(n).
+    If HMMER or pyhmmer ever changes so that this fails, the pruning is no longer exact: stop and re-derive."""
+    alphabet = Alphabet.amino()
+    chains = [chain for _, chain in corpus]
+    digital = [TextSequence(name=str(i).encode(), sequence=c).digitize(alphabet) for i, c in enumerate(chains)]
+    with flush_to_zero():  # as hmmscan runs (and twice as fast)
+        scanned = reference_scan(digital, list(_hmms()), len(_hmms()))
+    checked = 0
+    for chain, reported in zip(chains, scanned, strict=True):
+        for hit, domain in reported:
+            assert domain.score <= hit.pre_score + length_term(len(chain)), (chain[:30], hit.name, domain.score)
+            checked += 1
+    assert checked >= 3000
+
+
+def test_pyhmmer_is_the_minor_version_the_bound_mirrors() -> None:
+    major, minor, *_ = metadata.version("pyhmmer").split(".")
+    assert (major, minor) == ("0", "12"), "the F3 bound mirrors HMMER 3.4 as pyhmmer 0.12 runs it: re-check"
+
+
+def test_the_bias_filter_log_odds_equals_a_plain_forward_sum() -> None:
+    """The pairwise matrix reduction against the textbook recursion, on chains short and long."""
+    rng = np.random.default_rng(3)
+    models, codes_count = 3, 29
+    filters = ModelFilters(
+        rng.uniform(0.2, 3.0, (models, codes_count)), np.array([14.0, 15.5, 12.25]), np.zeros(3), np.ones(3)
+    )
+    for n in (1, 2, 3, 7, 128, 1001):
+        codes = rng.integers(0, 20, n)
+        expected = []
+        for m in range(models):
+            p1, q = n / (n + 1), 1 / (filters.biased_length[m] + 1)
+            normal, biased = 0.999, 0.001 * filters.odds[m, codes[0]]
+            log_scale = 0.0
+            for code in codes[1:]:
+                normal, biased = (
+                    normal * p1 + biased * q,
+                    (normal * (1 - p1) + biased * (1 - q)) * filters.odds[m, code],
+                )
+                scale = max(normal, biased)
+                normal, biased, log_scale = normal / scale, biased / scale, log_scale + math.log(scale)
+            expected.append(math.log(normal + biased) + log_scale)
+        assert np.allclose(bias_log_odds(codes, filters), expected, rtol=1e-12, atol=1e-9), n
+
+
+def test_pruning_stops_models_that_cannot_reach_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lever is real: on a full-length chain F3 is set far below HMMER's 1e-5."""
+    seen: list[float] = []
+    original = ProfileScanner.scan
+
+    def recording(self: ProfileScanner, sequences: Any, hmms: Any, threshold: float) -> Any:
+        found = original(self, sequences, hmms, threshold)
+        seen.append(self.pipeline.F3)
+        return found
+
+    monkeypatch.setattr(ProfileScanner, "scan", recording)
+    chain = identity_corpus()[0][1]
+    AnarciEngine().number([chain], IMGT)
+    assert seen and seen[0] < 1e-8
