@@ -4,7 +4,10 @@
 
 1. Generates N antibodies (2N full-length chains: the published therapeutics with mutated CDRs, constant
    regions included) and imports them, which queues N ANNOTATION jobs.
-2. Standalone: the engine alone numbers the same chains, one job's chains per call, as a worker does.
+2. The engine against the scan abdb ran before (``AnarciEngine(fast=False)``: pyhmmer's hmmscan with HMMER's
+   defaults) on the same full-length chains and on their V domains alone, CPU time, rotating order: chains/s
+   and the ratio (targets: x4 full-length, x5 V-only); and the engine alone, wall time, one job's chains per
+   call as a worker numbers them.
 3. ``abdb annotate --workers 1``, then (jobs re-queued) ``--workers 2``: claim, number, write domains,
    regions, features, tool results, finish jobs.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,14 +47,42 @@ def write_fasta(path: Path, count: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def standalone(pairs: list[tuple[str, str]], scheme: str) -> float:
-    engine = AnarciEngine()
+def standalone(pairs: list[tuple[str, str]], scheme: str, engine: AnarciEngine | None = None) -> float:
+    """Chains/s of the engine alone (wall time), one antibody's chains per call as a worker numbers them."""
+    engine = engine or AnarciEngine()
     settings = EngineSettings(schemes=(scheme,))
     engine.number([pairs[0][0]], settings)  # load HMMs and germlines outside the timing, as a worker does once
     started = time.perf_counter()
     for heavy, light in pairs:
         engine.number([heavy, light], settings)
     return 2 * len(pairs) / (time.perf_counter() - started)
+
+
+def engine_ratios(pairs: list[tuple[str, str]], scheme: str, rounds: int) -> dict[str, tuple[float, float, float]]:
+    """Per engine: (median chains/s, median ratio to the reference engine, its spread), CPU time, the engines
+    in rotating order each round; the reference is the scan abdb ran before (pyhmmer's hmmscan, defaults)."""
+    engines = {
+        "before (hmmscan defaults)": AnarciEngine(fast=False),
+        "flush-to-zero + F3 pruning": AnarciEngine(),
+        "F3 pruning, no flush-to-zero": AnarciEngine(ftz=False),
+    }
+    settings = EngineSettings(schemes=(scheme,))
+    speeds: dict[str, list[float]] = {name: [] for name in engines}
+    names = list(engines)
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            engine = engines[name]
+            engine.number([pairs[0][0]], settings)
+            started = time.process_time()
+            for heavy, light in pairs:
+                engine.number([heavy, light], settings)
+            speeds[name].append(2 * len(pairs) / (time.process_time() - started))
+    reference = speeds[names[0]]
+    report = {}
+    for name, values in speeds.items():
+        ratios = [value / base for value, base in zip(values, reference, strict=True)]
+        report[name] = (statistics.median(values), statistics.median(ratios), max(ratios) - min(ratios))
+    return report
 
 
 def run_annotate(url: URL, workers: int, scheme: str) -> dict[str, float]:
@@ -82,18 +114,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--antibodies", type=int, default=200)
     parser.add_argument("--scheme", default="imgt")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the engine comparison")
     arguments = parser.parse_args()
     with server() as root, tempfile.TemporaryDirectory(prefix="abdb-bench-") as scratch:
         fasta = Path(scratch) / "chains.fasta"
         pairs = write_fasta(fasta, arguments.antibodies)
         url = fresh_database(root, "abdb_bench_annotate")
         import_fasta(Settings(database_url=url), [fasta], ImportOptions())
+        full = engine_ratios(pairs, arguments.scheme, arguments.rounds)
+        v_only = [(a.heavy.sequence, a.light.sequence) for a in generate_antibodies(arguments.antibodies, seed=5)]
+        variable = engine_ratios(v_only, arguments.scheme, arguments.rounds)
         alone = standalone(pairs, arguments.scheme)
         one = run_annotate(url, 1, arguments.scheme)
         requeue(url)
         two = run_annotate(url, 2, arguments.scheme)
     chains = 2 * len(pairs)
     print(f"{chains} full-length chains ({arguments.antibodies} antibodies), scheme {arguments.scheme}, 2 cores")
+    targets = {"full-length": 4.0, "V-only": 5.0}
+    for kind, report in (("full-length", full), ("V-only", variable)):
+        print(f"engine on {kind} chains, CPU time, median of {arguments.rounds} rotating rounds:")
+        for name, (speed, ratio, spread) in report.items():
+            print(f"  {name:<30} {speed:7,.0f} chains/s  x{ratio:.2f} (spread {spread:.2f})")
+        ratio = report["flush-to-zero + F3 pruning"][1]
+        print(f"  target x{targets[kind]:.0f}: {'met' if ratio >= targets[kind] else 'NOT met'}")
     print(f"engine alone (no database):   {alone:,.0f} chains/s")
     for label, report in (("abdb annotate --workers 1", one), ("abdb annotate --workers 2", two)):
         print(

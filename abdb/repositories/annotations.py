@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from abdb.db.models import (
@@ -21,6 +21,7 @@ from abdb.db.models import (
     SequenceFeature,
 )
 from abdb.domain.vocabulary import DomainType
+from abdb.repositories.bulk import copy_rows
 
 # Core tables: plain executemany, without the ORM's per-row bookkeeping.
 DOMAINS: Table = AntibodyDomain.__table__  # type: ignore[assignment]
@@ -62,10 +63,8 @@ class AnnotationRepository:
                 DOMAINS.c.domain_type.in_([DomainType.VARIABLE.value, DomainType.LINKER.value]),
             )
         )
-        if domains:
-            self.session.execute(insert(DOMAINS), domains)
-        if regions:
-            self.session.execute(insert(REGIONS), regions)
+        copy_rows(self.session, DOMAINS, domains)  # COPY: a third of a worker's writing time went to INSERTs
+        copy_rows(self.session, REGIONS, regions)
 
     def replace_features(
         self, chain_keys: Iterable[tuple[uuid.UUID, uuid.UUID]], source: str, features: list[dict[str, Any]]
@@ -75,8 +74,7 @@ class AnnotationRepository:
                 tuple_(FEATURES.c.sequence_id, FEATURES.c.chain_id).in_(list(chain_keys)), FEATURES.c.source == source
             )
         )
-        if features:
-            self.session.execute(insert(FEATURES), features)
+        copy_rows(self.session, FEATURES, features)
 
     def set_chain_types(self, changes: list[dict[str, Any]]) -> None:
         """[{sequence_id, chain_id, chain_type, locus}, ...] in one executemany, each row by its antibody key."""
@@ -89,5 +87,4 @@ class AnnotationRepository:
             )
 
     def add_tool_results(self, results: list[dict[str, Any]]) -> None:
-        if results:
-            self.session.execute(insert(TOOL_RESULTS), results)
+        copy_rows(self.session, TOOL_RESULTS, results)

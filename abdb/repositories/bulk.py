@@ -1,14 +1,18 @@
-"""Bulk writes with COPY, for imports: client-side UUIDv7 ids link parents and children in one pass."""
+"""Bulk writes with COPY, for imports and annotation: client-side UUIDv7 ids link parents and children in one
+pass."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from enum import Enum
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import Table, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 # An arbitrary constant identifying abdb's import lock among advisory locks ("abdb" in ASCII).
@@ -79,17 +83,42 @@ class BulkLoader:
         with self._copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write(text_rows)
 
-    @contextmanager
-    def _copy(self, statement: str) -> Iterator[Any]:
-        """psycopg's COPY on the session's connection; its errors wrapped as SQLAlchemy's, like any statement's,
-        so that the unit of work translates them (a server shutting down mid-COPY is 'unreachable')."""
-        connection = self.session.connection().connection.driver_connection
-        try:
-            with connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-                yield copy
-        except psycopg.Error as error:
-            raise sa_exc.DBAPIError.instance(statement, None, error, psycopg.Error) from error
+    def _copy(self, statement: str) -> AbstractContextManager[Any]:
+        return copy_on(self.session, statement)
 
     def analyze(self, tables: Iterable[str]) -> None:
         for table in tables:
             self.session.execute(text(f"ANALYZE {table}"))
+
+
+@contextmanager
+def copy_on(session: Session, statement: str) -> Iterator[Any]:
+    """psycopg's COPY on the session's connection, in its transaction; its errors wrapped as SQLAlchemy's, like
+    any statement's, so that the unit of work translates them (a server shutting down mid-COPY is 'unreachable')."""
+    connection = session.connection().connection.driver_connection
+    try:
+        with connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            yield copy
+    except psycopg.Error as error:
+        raise sa_exc.DBAPIError.instance(statement, None, error, psycopg.Error) from error
+
+
+def copy_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY rows (dicts with the same keys, as ``abdb.db.rows.row`` makes them) into ``table``: what an
+    executemany INSERT does, without SQLAlchemy's per-value processing. Vocabulary members go as their codes,
+    JSONB columns as JSON (None as SQL NULL, as the models store it)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    json_columns = {name for name in columns if isinstance(table.c[name].type, JSONB)}
+    with copy_on(session, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for values in rows:
+            copy.write_row([_for_copy(values[name], name in json_columns) for name in columns])
+
+
+def _for_copy(value: Any, is_json: bool) -> Any:
+    if value is None:
+        return None
+    if is_json:
+        return Jsonb(value)
+    return value.value if isinstance(value, Enum) else value

@@ -14,6 +14,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from abdb.database import Database
 from abdb.db.rows import row
 from abdb.domain.vocabulary import JobStatus, JobType
 from abdb.errors import AbdbError
-from abdb.numbering.engine import NumberingEngine
+from abdb.numbering.engine import ChainNumbering, NumberingEngine
 from abdb.repositories.job_claims import Claim
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
 from abdb.services.annotating.rows import chain_rows
@@ -53,36 +54,86 @@ def work(
     on_claim: Callable[[list[Claim]], None] | None = None,
 ) -> AnnotateReport:
     """Claim, number and write batches until the queue is empty (or ``limit``); ``on_claim`` hears of each
-    claim before numbering starts (the parent of several workers releases a dead worker's claim)."""
+    claim before numbering starts (the parent of several workers releases a dead worker's claim).
+
+    A batch is written by a second thread while the next one is numbered: the server's work (COPY, index
+    upkeep, commit) runs on another core instead of keeping the engine waiting (35% of one worker's time
+    once the engine got 4x faster). One write at a time, in claim order; each is still one transaction."""
     report = AnnotateReport()
     claimed: list[Claim] = []
-    try:
-        while options.limit is None or report.jobs + report.dropped < options.limit:
-            left = None if options.limit is None else options.limit - report.jobs - report.dropped
-            wanted = options.batch_size if left is None else min(options.batch_size, left)
-            with stop_signals_deferred(), database.unit_of_work() as uow:  # a claim is committed and known, or neither
-                claimed = uow.jobs.claim(JobType.ANNOTATION, wanted, options.import_run_id)
-                uow.commit()
-                if on_claim and claimed:
-                    on_claim(claimed)
-            if not claimed:
-                break
-            batch, per_job = _number(database, options, engine, claimed)
-            held = _write(database, options, batch, claimed)
-            for job_id in held:  # counted once committed, and only what was written
-                report.add(per_job[job_id])
-            report.dropped += len(claimed) - len(held)
-            claimed = []
-            if on_progress:
-                on_progress(len(batch.outcomes))
-    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
-        report.interrupted = True
-        report.stop_signal = signal_of(stop)
-        _release_quietly(database, claimed)
-    except BaseException:
-        _release_quietly(database, claimed)
-        raise
+    writing: _Writing | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="abdb-annotation-write") as writer:
+        try:
+            while options.limit is None or report.jobs + report.dropped + _pending(writing) < options.limit:
+                done = report.jobs + report.dropped + _pending(writing)
+                wanted = options.batch_size if options.limit is None else min(options.batch_size, options.limit - done)
+                with stop_signals_deferred(), database.unit_of_work() as uow:  # a claim is committed and known
+                    claimed = uow.jobs.claim(JobType.ANNOTATION, wanted, options.import_run_id)
+                    uow.commit()
+                    if on_claim and claimed:
+                        on_claim(claimed)
+                if not claimed:
+                    break
+                numbered = _number(database, options, engine, claimed)
+                if writing is not None:
+                    _collect(writing, report, on_progress)  # the previous batch's write first: claim order
+                    writing = None
+                writing = _Writing(
+                    writer.submit(_build_and_write, database, options, engine, numbered, claimed), claimed
+                )
+                claimed = []
+            if writing is not None:
+                _collect(writing, report, on_progress)
+                writing = None
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
+            report.interrupted = True
+            report.stop_signal = signal_of(stop)
+            _finish_quietly(database, writing, report)
+            _release_quietly(database, claimed)
+        except BaseException:
+            _finish_quietly(database, writing, report)
+            _release_quietly(database, claimed)
+            raise
     return report
+
+
+@dataclass
+class _Writing:
+    """A batch's write under way in the writer thread."""
+
+    future: Future[tuple[set[uuid.UUID], dict[uuid.UUID, AnnotateReport], int]]
+    claimed: list[Claim]
+
+
+def _pending(writing: _Writing | None) -> int:
+    return len(writing.claimed) if writing is not None else 0
+
+
+def _collect(writing: _Writing, report: AnnotateReport, on_progress: Callable[[int], None] | None) -> None:
+    """Wait for the write; count what it stored (only that), and drop what it no longer held."""
+    held, per_job, outcomes = writing.future.result()
+    for job_id in held:
+        report.add(per_job[job_id])
+    report.dropped += len(writing.claimed) - len(held)
+    if on_progress:
+        on_progress(outcomes)
+
+
+def _finish_quietly(database: Database, writing: _Writing | None, report: AnnotateReport) -> None:
+    """Interrupted or failing: the write under way ends on its own (a transaction commits whole or not at all);
+    counted when stored, its jobs put back to PENDING when not."""
+    if writing is None:
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOP_SIGNALS}
+    try:
+        try:
+            _collect(writing, report, None)
+        except BaseException:
+            logger.debug("the batch written when the worker stopped was not stored", exc_info=True)
+            release(database, writing.claimed)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _release_quietly(database: Database, claimed: list[Claim]) -> None:
@@ -110,15 +161,45 @@ def release(database: Database, claims: list[Claim]) -> int:
         return 0
 
 
+@dataclass
+class _Numbered:
+    """One job's chains as the engine left them (the rows are built in the writer thread)."""
+
+    job_id: uuid.UUID
+    sequence_id: uuid.UUID
+    chains: list[tuple[uuid.UUID, str, str]]  # (chain id, name, residues)
+    numberings: list[ChainNumbering]
+    errors: dict[str, str]
+    seconds: float
+
+
 def _number(
     database: Database,
     options: AnnotateOptions,
     engine: NumberingEngine,
     claimed: list[Claim],
-) -> tuple[BatchWrite, dict[uuid.UUID, AnnotateReport]]:
-    """The batch's rows, and what each job would add to the report once written."""
+) -> list[_Numbered]:
+    """Every claimed job's chains through the engine (an engine failure fails that job, never the batch)."""
     with stop_signals_deferred(), database.unit_of_work() as uow:  # a signal lands between statements, not in one
         chains = uow.annotations.chains_of([sequence_id for _, sequence_id, _ in claimed])
+    numbered = []
+    for job_id, sequence_id, _ in claimed:
+        job_chains = chains[sequence_id]
+        started = time.perf_counter()
+        errors: dict[str, str] = {}
+        try:
+            numberings = engine.number([sequence for _, _, sequence in job_chains], options.engine_settings())
+        except Exception as error:
+            numberings = []
+            errors["engine"] = f"{type(error).__name__}: {error}"
+        numbered.append(_Numbered(job_id, sequence_id, job_chains, numberings, errors, time.perf_counter() - started))
+    return numbered
+
+
+def _rows(
+    options: AnnotateOptions, engine: NumberingEngine, numbered: list[_Numbered]
+) -> tuple[BatchWrite, dict[uuid.UUID, AnnotateReport]]:
+    """The batch's rows, and what each job would add to the report once written."""
     tool_input = {
         "schemes": list(options.schemes),
         "species": list(options.species),
@@ -126,17 +207,12 @@ def _number(
     }
     batch = BatchWrite(source=engine.name)
     per_job: dict[uuid.UUID, AnnotateReport] = {}
-    for job_id, sequence_id, _ in claimed:
+    for job in numbered:
+        job_id, sequence_id, job_chains, numberings, errors = (
+            job.job_id, job.sequence_id, job.chains, job.numberings, dict(job.errors)
+        )  # fmt: skip
         counted = per_job[job_id] = AnnotateReport()
-        job_chains = chains[sequence_id]
-        started = time.perf_counter()
-        errors: dict[str, str] = {}
-        try:
-            numberings = engine.number([sequence for _, _, sequence in job_chains], options.engine_settings())
-        except Exception as error:  # an engine failure fails this job, never the batch
-            numberings = []
-            errors["engine"] = f"{type(error).__name__}: {error}"
-        elapsed = time.perf_counter() - started
+        elapsed = job.seconds
         counted.engine_seconds += elapsed
         summary: dict[str, Any] = {}
         for (chain_id, name, sequence), numbering in zip(job_chains, numberings, strict=False):
@@ -206,6 +282,15 @@ def _still_held(batch: BatchWrite, jobs: set[uuid.UUID]) -> BatchWrite:
         tool_results=[t for t in batch.tool_results if t["job_id"] in jobs],
         outcomes=[o for o in batch.outcomes if o["job_id"] in jobs],
     )
+
+
+def _build_and_write(
+    database: Database, options: AnnotateOptions, engine: NumberingEngine, numbered: list[_Numbered],
+    claimed: list[Claim],
+) -> tuple[set[uuid.UUID], dict[uuid.UUID, AnnotateReport], int]:  # fmt: skip
+    """In the writer thread: the rows of a numbered batch, written; (jobs stored, per job, outcomes)."""
+    batch, per_job = _rows(options, engine, numbered)
+    return _write(database, options, batch, claimed), per_job, len(batch.outcomes)
 
 
 def _write(database: Database, options: AnnotateOptions, batch: BatchWrite, claimed: list[Claim]) -> set[uuid.UUID]:
