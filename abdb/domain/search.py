@@ -130,6 +130,25 @@ def similarity_bound(query: str, edits: int) -> float | None:
     return (trigrams - 3 * edits) / (trigrams + 3 * edits) - 1e-6
 
 
+MIN_PIECE = 3  # pg_trgm makes no trigram of an unanchored piece shorter than this
+
+
+def pigeonhole_pieces(query: str, edits: int) -> list[str] | None:
+    """``edits + 1`` disjoint pieces covering the query, as even in length as they can be; every string
+    within ``edits`` edits (or substitutions) of the query contains one of them unchanged (see above). None
+    when a piece would be shorter than MIN_PIECE residues."""
+    count = edits + 1
+    if len(query) < MIN_PIECE * count:
+        return None
+    size, longer = divmod(len(query), count)
+    pieces, start = [], 0
+    for index in range(count):
+        length = size + (index >= count - longer)  # the spare residues go to the last pieces
+        pieces.append(query[start : start + length])
+        start += length
+    return pieces
+
+
 def hamming(a: str, b: str) -> int | None:
     """Substitutions between two strings of the same length (None for different lengths)."""
     if len(a) != len(b):

@@ -21,7 +21,6 @@ from abdb.domain.search import (
     SearchError,
     SearchKind,
     clean_query,
-    hamming,
     motif_regex,
 )
 from abdb.domain.selection import Selection
@@ -52,22 +51,24 @@ def _checked(search: RegionSearch) -> tuple[RegionSearch, str | None]:
 
 
 def search_regions(target: Database | Settings, search: RegionSearch) -> list[RegionHit]:
-    """The regions that match, closest first then by antibody name: at most ``search.limit``."""
+    """The regions that match, closest first then by antibody name: at most ``search.limit``.
+
+    Edit and substitution searches go up one distance at a time (exact, then within 1, ...) and stop at the
+    first that fills the limit: results are sorted by distance first, so those are exactly the first
+    ``limit`` within K, found without the wider (costlier) search when close matches are plentiful."""
     search, regex = _checked(search)
     with using(target) as database:
         database.require_head("`abdb search`")
         with database.unit_of_work() as uow:
-            hits = uow.search.regions(search, regex)
-    if search.kind is SearchKind.SUBSTITUTIONS:  # the index and Levenshtein narrowed; Hamming decides
-        measured = [(hamming(hit.sequence, search.query), hit) for hit in hits]
-        hits = [
-            dataclasses.replace(hit, distance=distance)
-            for distance, hit in measured
-            if distance is not None and distance <= search.max_distance
-        ]
-        hits.sort(key=lambda hit: (hit.distance, hit.antibody_name, hit.chain_name))
-        hits = hits[: search.limit]
-    return hits
+            if search.kind not in (SearchKind.EDITS, SearchKind.SUBSTITUTIONS):
+                return uow.search.regions(search, regex)
+            hits: list[RegionHit] = []
+            for distance in range(search.max_distance + 1):
+                level = dataclasses.replace(search, max_distance=distance)
+                hits = uow.search.regions(level if distance else dataclasses.replace(level, kind=SearchKind.EXACT))
+                if len(hits) >= search.limit:
+                    break
+            return hits
 
 
 @dataclass(frozen=True)

@@ -127,9 +127,10 @@ def test_exact_substring_and_motif_searches_match_python_on_the_same_regions(
         assert expected and _found(database, motif, SearchKind.MOTIF, 0) == expected
 
 
-def test_filters_combine_with_every_kind_of_search(database: Database, stored: list[tuple[str, str, str]]) -> None:
+def _heavy_ighv1_chains(database: Database) -> set[tuple[str, str]]:
+    """(antibody, chain) of every heavy chain with an IGHV1 V gene, by SQL independent of the search."""
     with database.unit_of_work() as uow:
-        heavy_ighv1 = {
+        return {
             (row[0], row[1])
             for row in uow.session.execute(
                 text(
@@ -140,6 +141,10 @@ def test_filters_combine_with_every_kind_of_search(database: Database, stored: l
                 )
             )
         }
+
+
+def test_filters_combine_with_every_kind_of_search(database: Database, stored: list[tuple[str, str, str]]) -> None:
+    heavy_ighv1 = _heavy_ighv1_chains(database)
     assert heavy_ighv1
     for query in {cdr3 for name, chain, cdr3 in stored if (name, chain) in heavy_ighv1}:
         expected = {
@@ -266,3 +271,35 @@ def test_the_documented_python_search_example_runs(
         exec(compile(example, "docs/search.md", "exec"), {})
     lines = printed.getvalue().splitlines()
     assert lines[0].split()[:4] == ["n-same", "heavy", BASE, "0"] and len(lines) >= 2
+
+
+def test_a_small_limit_with_filters_that_reject_the_first_ranked_regions_still_gets_the_first_by_name(
+    database: Database, stored: list[tuple[str, str, str]]
+) -> None:
+    """Regions are ranked by name before the chain filters; when the filters leave fewer than the limit of the
+    ranked ones, the search ranks every match: the answer is the brute-force first N either way."""
+    heavy_ighv1 = _heavy_ighv1_chains(database)
+    matching = sorted((n, c) for n, c, s in stored if "Y" in s and (n, c) in heavy_ighv1)
+    everything = sorted((n, c) for n, c, s in stored if "Y" in s)
+    assert len(matching) > 3 and len(everything) > 400  # the filter keeps few of the ranked first hundreds
+    for limit in (1, 3, len(matching) + 5):
+        search = RegionSearch("Y", SearchKind.SUBSTRING, limit=limit, chain_type=ChainType.HEAVY, v_gene="IGHV1")
+        assert [(h.antibody_name, h.chain_name) for h in search_regions(database, search)] == matching[:limit]
+    for limit in (1, 7, 150):  # no filter: the ranked cut alone decides
+        hits = search_regions(database, RegionSearch("Y", SearchKind.SUBSTRING, limit=limit))
+        assert [(h.antibody_name, h.chain_name) for h in hits] == everything[:limit]
+
+
+def test_edit_searches_with_a_small_limit_return_the_closest_first_as_a_full_search_would(
+    database: Database, stored: list[tuple[str, str, str]]
+) -> None:
+    """Distances are searched one at a time and the search stops once the limit is filled: the first N must be
+    those of the complete, brute-force ordering (distance, then name)."""
+    for query in (BASE, "ARDRGYSSGWYFD", "QQYNSYPLT"):
+        for kind, measure in ((SearchKind.EDITS, levenshtein), (SearchKind.SUBSTITUTIONS, hamming)):
+            within = sorted(
+                (d, n, c) for n, c, s in stored if (d := measure(s, query)) is not None and d <= 3
+            )
+            for limit in (1, 2, 5, 40):
+                hits = search_regions(database, RegionSearch(query, kind, 3, limit=limit))
+                assert [(h.distance, h.antibody_name, h.chain_name) for h in hits] == within[:limit], (query, limit)

@@ -99,3 +99,34 @@ def test_chain_rows_turn_a_numbering_into_a_domain_its_regions_and_features() ->
 def test_chain_rows_say_why_a_t_cell_receptor_has_no_kabat_numbering() -> None:
     rows = chain_rows(uuid.uuid4(), uuid.uuid4(), HEAVY, ChainNumbering({"kabat": ()}, {"kabat": ("B",)}), "ANARCI")
     assert rows.error is not None and "Kabat and Chothia do not number T-cell receptors" in rows.error
+
+
+def test_pigeonhole_pieces_cover_the_query_and_one_survives_any_k_edits() -> None:
+    import random
+
+    from abdb.domain.search import levenshtein, pigeonhole_pieces
+
+    assert pigeonhole_pieces("ARDRGYSSGWYFDY", 2) == ["ARDR", "GYSSG", "WYFDY"]
+    assert pigeonhole_pieces("QQYNSYPLT", 2) == ["QQY", "NSY", "PLT"]
+    assert pigeonhole_pieces("QQYNSYPL", 2) is None  # a piece of two residues makes no trigram
+    rng = random.Random(5)
+    for _ in range(3000):
+        query = "".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(rng.randint(6, 20)))
+        k = rng.randint(1, 3)
+        pieces = pigeonhole_pieces(query, k)
+        if pieces is None:
+            continue
+        assert "".join(pieces) == query and len(pieces) == k + 1
+        other = list(query)
+        for _ in range(k):  # k random edits
+            at = rng.randrange(len(other) + 1)
+            edit = rng.choice("sid")
+            if edit == "s" and at < len(other):
+                other[at] = rng.choice("ACDEFGHIKLMNPQRSTVWY")
+            elif edit == "i":
+                other.insert(at, rng.choice("ACDEFGHIKLMNPQRSTVWY"))
+            elif at < len(other):
+                del other[at]
+        edited = "".join(other)
+        assert levenshtein(edited, query) <= k
+        assert any(piece in edited for piece in pieces), (query, edited, pieces)
