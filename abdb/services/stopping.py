@@ -52,5 +52,24 @@ def stop_signals_deferred() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if received:
+    if received:  # delivered now, to the handler that was in place (it may be one that acts only once)
+        handler = previous[signal.Signals(received[0])]
+        if callable(handler):
+            handler(received[0], None)
         raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _stop_once(number: int, _frame: FrameType | None) -> None:
+    for each in STOP_SIGNALS:
+        signal.signal(each, signal.SIG_IGN)
+    raise Terminated() if number == signal.SIGTERM else KeyboardInterrupt()
+
+
+def stop_on_the_first_signal_only() -> None:
+    """Ctrl-C or SIGTERM stops this process once; later ones are ignored, so that they cannot break off the
+    clean-up the first one started (an annotation worker receives a terminal's Ctrl-C *and* the one its
+    parent relays: the second, landing between the first's ``except`` and its clean-up, left a claimed
+    batch RUNNING)."""
+    if threading.current_thread() is threading.main_thread():
+        for number in STOP_SIGNALS:
+            signal.signal(number, _stop_once)

@@ -234,3 +234,57 @@ def test_a_worker_claims_no_more_than_its_limit(limit: int) -> None:
     )
     report = work(database, AnnotateOptions(batch_size=2, limit=limit), FailingEngine(), None)  # type: ignore[arg-type]
     assert sum(asked) == limit and report.jobs == limit
+
+
+# -- annotating: the parent of several workers ----------------------------------------------------------
+def test_the_parent_keeps_every_claim_a_worker_has_not_written_and_releases_them_all_when_it_dies() -> None:
+    """A worker numbers batch B while batch A is written, so two claims are outstanding at once; the parent
+    used to keep only the last one ("claimed" replaced it, "written" dropped it), and a worker killed then
+    left B's jobs RUNNING."""
+    from abdb.services.annotating import pool
+
+    first = [(uuid.uuid4(), uuid.uuid4(), dt.datetime.now(dt.UTC))]
+    second = [(uuid.uuid4(), uuid.uuid4(), dt.datetime.now(dt.UTC))]
+    watch = pool._Watch()
+    written: list[int] = []
+    for kind, value in (("claimed", first), ("claimed", second), ("written", 1)):
+        pool._take(FakeDatabase({}), watch, kind, 0, value, written.append)  # type: ignore[arg-type]
+    assert watch.claims[0] == [second] and written == [1]
+    released: list[list[Any]] = []
+
+    class Dead:
+        pid, exitcode = 4242, -9
+
+    original = pool.release
+    pool.release = lambda _database, claims: released.append(claims) or len(claims)  # type: ignore[assignment]
+    try:
+        pool._check_exits(FakeDatabase({}), [Dead()], watch)  # type: ignore[arg-type]
+    finally:
+        pool.release = original
+    assert released == [second] and "1 job(s) it had claimed are PENDING again" in watch.dead[0]
+
+
+def test_a_worker_stops_on_the_first_signal_and_a_second_cannot_break_off_its_clean_up() -> None:
+    """An annotation worker gets the terminal's Ctrl-C and the one its parent relays; the second, landing
+    in the clean-up the first started, used to skip putting the claimed batch back."""
+    import os
+    import signal
+
+    from abdb.services.stopping import stop_on_the_first_signal_only, stop_signals_deferred
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop_on_the_first_signal_only()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # the relayed one: ignored
+        os.kill(os.getpid(), signal.SIGTERM)
+
+        stop_on_the_first_signal_only()  # deferred, then delivered: the same, once
+        with pytest.raises(KeyboardInterrupt), stop_signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

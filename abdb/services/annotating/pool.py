@@ -35,7 +35,7 @@ from abdb.errors import AbdbError, Interrupted, WorkerDied
 from abdb.repositories.job_claims import Claim
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
 from abdb.services.annotating.worker import release, work
-from abdb.services.stopping import handle_sigterm_like_ctrl_c, signal_of, stop_signals_deferred
+from abdb.services.stopping import signal_of, stop_on_the_first_signal_only, stop_signals_deferred
 
 POLL_SECONDS = 0.2
 EXIT_GRACE_SECONDS = 1.0  # for the last messages of a worker that has exited
@@ -46,7 +46,9 @@ EngineLoader = Callable[[], tuple[Any, float]]
 
 @dataclass
 class _Watch:
-    claims: dict[int, Claims] = field(default_factory=dict)
+    # a worker's claims not yet written, oldest first: it numbers one batch while the previous one is written,
+    # and writes them in claim order, so each "written" ends the oldest
+    claims: dict[int, list[Claims]] = field(default_factory=dict)
     reports: dict[int, AnnotateReport] = field(default_factory=dict)
     errors: dict[int, BaseException] = field(default_factory=dict)
     dead: dict[int, str] = field(default_factory=dict)  # worker -> what happened to it
@@ -115,24 +117,26 @@ def _supervise(
     stop_at = checked_at = 0.0
     open_ends = dict(enumerate(receivers))
     while not all(watch.settled(index) for index in range(len(workers))):
-        if time.monotonic() - checked_at > POLL_SECONDS:  # however busy the pipes are, a death is seen at once
-            _check_exits(database, workers, watch)
-            checked_at = time.monotonic()
         interrupt: KeyboardInterrupt | None = None
-        messages: list[tuple[str, int, Any]] = []
+        messages = 0
         try:
             ready = wait(list(open_ends.values()), timeout=POLL_SECONDS)
-            with stop_signals_deferred():  # a message is read whole, or not at all
+            # a message is read whole and acted on (a dead worker's claims released) before a stop signal lands
+            with stop_signals_deferred():
+                if time.monotonic() - checked_at > POLL_SECONDS:  # however busy the pipes are, a death is seen
+                    _check_exits(database, workers, watch)
+                    checked_at = time.monotonic()
                 for index, end in list(open_ends.items()):
                     if end in ready:
                         try:
-                            messages.append(end.recv())
+                            kind, worker, value = end.recv()
                         except (EOFError, OSError):  # the worker is gone: its exit code tells how
                             del open_ends[index]
+                            continue
+                        messages += 1
+                        _take(database, watch, kind, worker, value, progress)
         except KeyboardInterrupt as received:  # Ctrl-C or SIGTERM: relay it, then wait for their reports
             interrupt = received
-        for kind, index, value in messages:
-            _take(database, watch, kind, index, value, progress)
         if interrupt is not None and stop is None:
             stop, stop_at = signal_of(interrupt), time.monotonic()
             for worker in workers:  # a terminal's Ctrl-C reaches them already; a plain signal does not
@@ -153,9 +157,11 @@ def _take(
     if kind == "claimed" and index in watch.dead:  # its last words, read after its death: release them too
         release(database, value)
     elif kind == "claimed":
-        watch.claims[index] = value
+        watch.claims.setdefault(index, []).append(value)
     elif kind == "written":
-        watch.claims.pop(index, None)
+        outstanding = watch.claims.get(index, [])
+        if outstanding:
+            outstanding.pop(0)
         progress(value)
     elif kind == "report":
         watch.reports[index] = value
@@ -171,7 +177,7 @@ def _check_exits(database: Database, workers: list[Any], watch: _Watch) -> None:
         exited = watch.exited_at.setdefault(index, now)
         if worker.exitcode == 0 and now - exited < EXIT_GRACE_SECONDS:
             continue  # its report may still be on its way
-        claims = watch.claims.pop(index, [])
+        claims = [claim for batch in watch.claims.pop(index, []) for claim in batch]
         released = release(database, claims) if claims else 0
         watch.dead[index] = (
             f"worker {index + 1} of {len(workers)} (pid {worker.pid}) died: {_how(worker.exitcode)}; "
@@ -205,7 +211,7 @@ def _worker_main(
 ) -> None:
     for end in inherited:  # the other workers' pipes: only the parent may hold them open
         end.close()
-    handle_sigterm_like_ctrl_c()
+    stop_on_the_first_signal_only()
     threading.Thread(target=_stop_when_orphaned, args=(parent,), name="abdb-worker-watchdog", daemon=True).start()
     try:
         engine, startup = load_engine()

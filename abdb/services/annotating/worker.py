@@ -9,12 +9,14 @@ batch's jobs back to PENDING.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -62,7 +64,10 @@ def work(
     report = AnnotateReport()
     claimed: list[Claim] = []
     writing: _Writing | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="abdb-annotation-write") as writer:
+    # Everything alive now (the engine's HMMs and germline tables above all) lives as long as the run: frozen,
+    # the collector's full passes stop walking it for every few thousand row dicts the batches allocate.
+    gc.freeze()
+    with _unfrozen_after(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="abdb-annotation-write") as writer:
         try:
             while options.limit is None or report.jobs + report.dropped + _pending(writing) < options.limit:
                 done = report.jobs + report.dropped + _pending(writing)
@@ -95,6 +100,14 @@ def work(
             _release_quietly(database, claimed)
             raise
     return report
+
+
+@contextmanager
+def _unfrozen_after() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass
