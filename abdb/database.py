@@ -26,6 +26,7 @@ from abdb.backends import database_url
 from abdb.config import Settings
 from abdb.db.engine import build_engine
 from abdb.db.revisions import require_head
+from abdb.db.search_rows import keep_search_rows
 
 if TYPE_CHECKING:
     from abdb.unit_of_work import UnitOfWork
@@ -52,6 +53,7 @@ class Database:
             if self._sessions is None:
                 engine = build_engine(self.settings, self.url)
                 self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+                keep_search_rows(self._sessions)
             return self._sessions
 
     def unit_of_work(self) -> UnitOfWork:

@@ -38,8 +38,8 @@ from benchmarks.import_bench import fresh_database, run_import, server, write_in
 RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 TARGETS = {"exact": 10, "substring": 50, "motif": 50, "edits 1": 100, "edits 2": 500, "substitutions 1": 100}
 INDEXES = {
-    "ix_antibody_regions_cdr_trigrams": "CREATE INDEX ix_antibody_regions_cdr_trigrams ON antibody_regions USING gin "
-    "(sequence gin_trgm_ops) WHERE region_type IN ('CDR1', 'CDR2', 'CDR3')",
+    "ix_cdr_search_trigrams": "CREATE INDEX ix_cdr_search_trigrams ON cdr_search USING gin (sequence gin_trgm_ops)",
+    "ix_cdr_search_residue_pairs": "CREATE INDEX ix_cdr_search_residue_pairs ON cdr_search USING gin (residue_pairs)",
     "ix_antibody_regions_region_type_length": "CREATE INDEX ix_antibody_regions_region_type_length ON "
     "antibody_regions (region_type, char_length(sequence))",
     "ix_antibody_regions_region_type_sequence": "CREATE INDEX ix_antibody_regions_region_type_sequence ON "
@@ -144,6 +144,9 @@ def main() -> None:
             total, wrong = recall(url, database, sample, k)
             print(f"recall, max-edits {k}: {total - wrong} of {total} full-scan matches found on {len(sample)} queries")
         with engine.connect() as connection:
+            sizes = "SELECT pg_table_size('cdr_search'), pg_table_size('antibody_regions')"
+            search_table, regions_table = connection.execute(text(sizes)).one()
+            print(f"cdr_search: {search_table / 1e6:.0f} MB (antibody_regions: {regions_table / 1e6:.0f} MB)")
             for name, create in INDEXES.items():
                 sizing = text("SELECT pg_relation_size(CAST(:n AS regclass))")
                 size = connection.execute(sizing, {"n": name}).scalar_one()

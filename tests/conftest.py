@@ -23,6 +23,9 @@ from abdb.database import Database
 from abdb.services import migrations
 
 REPO = Path(__file__).resolve().parent.parent
+# The many servers the tests start hold little data: PostgreSQL's own 128 MB each, not a quarter of the machine
+# (abdb.config.embedded_shared_buffers, tested on its own).
+os.environ.setdefault("ABDB_SHARED_BUFFERS", "128MB")
 
 
 def _admin(url: URL, statement: str) -> None:

@@ -29,7 +29,7 @@ from abdb.backends.folders import (
     reachable_binaries,
     require_reachable,
 )
-from abdb.config import DRIVER
+from abdb.config import DRIVER, embedded_shared_buffers
 from abdb.errors import BackendError
 
 SYSTEM_USER = "embedded_postgres"
@@ -153,6 +153,7 @@ class EmbeddedServer:
             # pg_ctl hands -o to a shell: quote the folder (spaces, quotes, non-ASCII in the home path)
             options = f"-c listen_addresses='' -k {shlex.quote(str(socket_dir))} -p {PORT}"
             options += f" -c shared_preload_libraries={shlex.quote(','.join(self.preload))}"
+            options += f" -c shared_buffers={embedded_shared_buffers()}"
             self._run(
                 [
                     str(self.binary("pg_ctl", run_as)),

@@ -22,6 +22,7 @@ BY_ANTIBODY: dict[str, str] = {
     "processing_jobs": "sequence_id",
     "antibody_domains": "antibody_sequence_id",
     "antibody_regions": "antibody_sequence_id",
+    "cdr_search": "antibody_sequence_id",
     "sequence_features": "sequence_id",
     "external_tool_results": "antibody_sequence_id",
 }

@@ -75,6 +75,17 @@ ROWS: dict[str, tuple[str, ...]] = {
         "completed_at",
     ),
     "job_queue": ("bucket", "job_id", "sequence_id", "job_type"),
+    "cdr_search": (
+        "antibody_sequence_id",
+        "region_id",
+        "chain_id",
+        "region_type",
+        "numbering_scheme",
+        "antibody_name",
+        "chain_name",
+        "sequence",
+        "residue_pairs",
+    ),
     "external_tool_results": (
         "antibody_sequence_id",
         "job_id",
@@ -93,6 +104,7 @@ IMPORTED_TABLES = (
     "antibody_chains",
     "antibody_domains",
     "antibody_regions",
+    "cdr_search",  # derived: each CDR of a variable domain again, as searches read it
     "sequence_features",
     "processing_jobs",
     "external_tool_results",  # only from abdb JSON, which carries the jobs' results

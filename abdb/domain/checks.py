@@ -65,6 +65,11 @@ CHECKS: tuple[Check, ...] = (
         W,
         fix="`abdb annotate` queues such jobs before it claims",
     ),
+    Check(
+        "search.rows",
+        "every CDR of a variable domain has its search row (cdr_search), with the same residues, names and scheme, "
+        "and no search row outlives its region",
+    ),
     Check("duplicates.name", "one name, one content: no name holds antibodies with different chains"),
     Check("duplicates.content", "the same chains are not stored under several names", W),
     Check("provenance.counts", "no import run has more sequences than it recorded inserting"),

@@ -17,6 +17,8 @@ from abdb.db.models import (
     AntibodyChain,
     AntibodyDomain,
     AntibodyRegion,
+    AntibodySequence,
+    CdrSearchRow,
     ExternalToolResult,
     SequenceFeature,
 )
@@ -29,22 +31,35 @@ REGIONS: Table = AntibodyRegion.__table__  # type: ignore[assignment]
 FEATURES: Table = SequenceFeature.__table__  # type: ignore[assignment]
 CHAINS: Table = AntibodyChain.__table__  # type: ignore[assignment]
 TOOL_RESULTS: Table = ExternalToolResult.__table__  # type: ignore[assignment]
+SEARCHES: Table = CdrSearchRow.__table__  # type: ignore[assignment]
 
 
 class AnnotationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def chains_of(self, sequence_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]]:
+    def chains_of(
+        self, sequence_ids: Sequence[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]], dict[uuid.UUID, str]]:
+        """Each antibody's chains (id, name, residues), and each antibody's name."""
         rows = self.session.execute(
-            select(AntibodyChain.antibody_sequence_id, AntibodyChain.id, AntibodyChain.name, AntibodyChain.sequence)
+            select(
+                AntibodyChain.antibody_sequence_id,
+                AntibodyChain.id,
+                AntibodyChain.name,
+                AntibodyChain.sequence,
+                AntibodySequence.name,
+            )
+            .join(AntibodySequence, AntibodySequence.id == AntibodyChain.antibody_sequence_id)
             .where(AntibodyChain.antibody_sequence_id.in_(sequence_ids))
             .order_by(AntibodyChain.id)
         ).all()
         found: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = {sequence_id: [] for sequence_id in sequence_ids}
-        for sequence_id, chain_id, name, sequence in rows:
+        names = dict.fromkeys(sequence_ids, "")
+        for sequence_id, chain_id, name, sequence, antibody_name in rows:
             found[sequence_id].append((chain_id, name, sequence))
-        return found
+            names[sequence_id] = antibody_name
+        return found, names
 
     def replace_domains(
         self,
@@ -52,9 +67,10 @@ class AnnotationRepository:
         schemes: Iterable[str],
         domains: list[dict[str, Any]],
         regions: list[dict[str, Any]],
+        searches: list[dict[str, Any]],
     ) -> None:
-        """Delete the chains' domains of these schemes (their regions go by cascade), then insert the new ones.
-        Chains are named by (antibody id, chain id): on Citus each antibody's shard."""
+        """Delete the chains' domains of these schemes (their regions and search rows go by cascade), then insert
+        the new ones. Chains are named by (antibody id, chain id): on Citus each antibody's shard."""
         self.session.execute(
             delete(DOMAINS).where(
                 tuple_(DOMAINS.c.antibody_sequence_id, DOMAINS.c.chain_id).in_(list(chain_keys)),
@@ -65,6 +81,7 @@ class AnnotationRepository:
         )
         copy_rows(self.session, DOMAINS, domains)  # COPY: a third of a worker's writing time went to INSERTs
         copy_rows(self.session, REGIONS, regions)
+        copy_rows(self.session, SEARCHES, searches)
 
     def replace_features(
         self, chain_keys: Iterable[tuple[uuid.UUID, uuid.UUID]], source: str, features: list[dict[str, Any]]

@@ -1,8 +1,8 @@
-"""Finding regions and variable domains by their residues: exact (btree), substring and motif (the CDR
-trigram index), within K edits or substitutions (trigram candidates under an exact bound, or the length
-window; the distance is always checked by fuzzystrmatch on what the index returns). Every value the user
-gives is a bound parameter; only vocabulary codes (enums) are written into the statement, so that the
-planner can use the partial CDR index."""
+"""Finding regions and variable domains by their residues. CDRs are searched on ``cdr_search``
+(abdb.repositories.cdr_search); here: exact searches of any region (the (region_type, sequence) btree),
+frameworks (substring, motif, within K edits by the length window), motifs that fix no residue pair, and
+variable domains. Every value the user gives is a bound parameter; only vocabulary codes (enums) are written
+into the statements."""
 
 from __future__ import annotations
 
@@ -12,15 +12,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from abdb.domain.search import RegionHit, RegionSearch, SearchKind, pigeonhole_pieces, similarity_bound
+from abdb.domain.residue_pairs import SEARCHED_REGIONS, motif_pairs
+from abdb.domain.search import RegionHit, RegionSearch, SearchKind
 from abdb.domain.selection import like_pattern
-from abdb.domain.vocabulary import RegionType
-
-TRIGRAM_REGIONS = frozenset({RegionType.CDR1, RegionType.CDR2, RegionType.CDR3})  # what the index covers
-_GENE = (
-    "(SELECT f.value FROM sequence_features f WHERE f.sequence_id = c.antibody_sequence_id AND f.chain_id = c.id "
-    "AND f.name = '{}' ORDER BY f.id LIMIT 1)"
-)
+from abdb.repositories.cdr_search import GENE as _GENE
+from abdb.repositories.cdr_search import asked_of_residues, cdr_matches, within
 
 
 def _filters(search: RegionSearch, params: dict[str, Any]) -> list[str]:
@@ -69,18 +65,17 @@ class SearchQueries:
         first is exact when the filters keep ``limit`` of the ranked regions (all ties at the cut are
         ranked, so every region left out sorts after them) or when every match was ranked; otherwise the
         search runs again with every match ranked."""
+        if search.region in SEARCHED_REGIONS and search.kind is not SearchKind.EXACT:
+            pairs = motif_pairs(regex) if regex is not None else None
+            if search.kind is not SearchKind.MOTIF or pairs:
+                found: dict[str, Any] = {}
+                return cdr_matches(self.session, search, _filters(search, found), found, regex, pairs)
         params: dict[str, Any] = {"q": search.query, "limit": search.limit, "scheme": search.scheme}
         params["region"] = search.region.value
-        matching = [f"r.region_type = '{search.region.value}'"]
-        if search.length is not None:
-            matching.append("char_length(r.sequence) BETWEEN :low AND :high")
-            params["low"], params["high"] = search.length
+        matching = [f"r.region_type = '{search.region.value}'", *asked_of_residues(search, params, "r.sequence")]
         distance = "0"
         if search.kind is SearchKind.EXACT:
             matching.append("r.sequence = :q")
-        elif search.kind is SearchKind.SUBSTRING:
-            matching.append("r.sequence LIKE :like ESCAPE '\\'")
-            params["like"] = f"%{like_pattern(search.query)}%"
         elif search.kind is SearchKind.MOTIF:
             # No trigram can be required of a motif such as AR.{3}DY: the regex is checked once per distinct
             # string of the (region_type, sequence) index (index only, in parallel), then their rows are looked
@@ -97,8 +92,8 @@ class SearchQueries:
                 return []
             matching.append("r.sequence = ANY(:strings)")
             params["strings"] = list(strings)
-        else:
-            matching += self._within(search, params)
+        elif search.kind is not SearchKind.SUBSTRING:  # edits or substitutions
+            matching += within(self.session, search, params, "r.sequence", indexed=False)
             distance = "levenshtein_less_equal(r.sequence, :q, :k)"
         candidates = f"SELECT r.antibody_sequence_id, r.domain_id, r.id, r.sequence, {distance} AS distance " + (
             f"FROM antibody_regions r WHERE {' AND '.join(matching)}"
@@ -136,35 +131,6 @@ class SearchQueries:
             params,
         ).all()
         return [RegionHit(*row[:10]) for row in rows], bool(rows) and bool(rows[0][10])
-
-    def _within(self, search: RegionSearch, params: dict[str, Any]) -> list[str]:
-        """Clauses for "within max_distance edits" (or substitutions): candidates containing one of K + 1
-        pieces of the query, else of trigram similarity over the exact bound, else in the length window;
-        then the exact distance. Only CDRs have the trigram index; other regions take the length window."""
-        k = search.max_distance
-        params["k"] = k
-        params["length"] = len(search.query)
-        column = "r.sequence"
-        if search.kind is SearchKind.SUBSTITUTIONS:
-            clauses = [f"char_length({column}) = :length"]
-        else:
-            clauses = [f"char_length({column}) BETWEEN :length - :k AND :length + :k"]
-        indexed = search.region in TRIGRAM_REGIONS
-        pieces = pigeonhole_pieces(search.query, k) if indexed else None
-        bound = similarity_bound(search.query, k) if indexed else None
-        if pieces is not None:
-            alternatives = []
-            for index, piece in enumerate(pieces):
-                params[f"piece{index}"] = f"%{piece}%"
-                alternatives.append(f"{column} LIKE :piece{index}")
-            clauses.insert(0, f"({' OR '.join(alternatives)})")
-        elif bound is not None:
-            self.session.execute(
-                text("SELECT set_config('pg_trgm.similarity_threshold', :bound, true)"), {"bound": str(max(bound, 0))}
-            )
-            clauses.insert(0, f"{column} % :q")
-        clauses.append(f"levenshtein_less_equal({column}, :q, :k) <= :k")
-        return clauses
 
     def domains(
         self, search: RegionSearch, max_edits: int

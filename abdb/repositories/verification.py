@@ -133,6 +133,28 @@ class VerificationQueries:
             ) ordered"""
         return self._one(sql, list(conditions))
 
+    def search_rows(self) -> Findings:
+        """cdr_search against the CDRs of the tree, row by row (the residue pairs are derived from the residues
+        by one function, tested apart: recomputing them here would cost minutes at a million antibodies)."""
+        expected = (
+            "SELECT r.antibody_sequence_id, r.id AS region_id, c.id AS chain_id, r.region_type, "
+            "d.numbering_scheme, s.name AS antibody_name, c.name AS chain_name, r.sequence "
+            f"FROM antibody_regions r JOIN antibody_domains d ON {_DOMAIN_OF_REGION} "
+            f"JOIN antibody_chains c ON {_CHAIN_OF_DOMAIN} JOIN antibody_sequences s ON s.id = r.antibody_sequence_id "
+            "WHERE r.region_type IN ('CDR1', 'CDR2', 'CDR3') AND d.domain_type = 'VARIABLE'"
+        )
+        columns = "chain_id, region_type, numbering_scheme, antibody_name, chain_name, sequence"
+        conditions = {
+            "search.rows": "e.region_id IS NULL OR x.region_id IS NULL "
+            f"OR ({', '.join(f'e.{c}' for c in columns.split(', '))}) "
+            f"IS DISTINCT FROM ({', '.join(f'x.{c}' for c in columns.split(', '))})"
+        }
+        sql = (
+            f"SELECT {_flags(conditions, 'coalesce(e.region_id, x.region_id)')} FROM ({expected}) e "
+            "FULL JOIN cdr_search x ON x.antibody_sequence_id = e.antibody_sequence_id AND x.region_id = e.region_id"
+        )
+        return self._one(sql, list(conditions))
+
     def features(self) -> Findings:
         conditions = {
             "features.inside_chain": "f.start_position IS NOT NULL AND (f.start_position < 1 "

@@ -31,6 +31,7 @@ def abdb(
 ) -> Run:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ABDB_")}
     environment["ABDB_BACKEND"] = "embedded"
+    environment["ABDB_SHARED_BUFFERS"] = os.environ.get("ABDB_SHARED_BUFFERS", "128MB")  # many small servers
     if home is not None:
         environment["ABDB_HOME"] = str(home)
     environment.update(env or {})

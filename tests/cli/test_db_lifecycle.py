@@ -123,10 +123,11 @@ def test_up_recovers_from_a_pid_file_naming_another_live_process(home: Path) -> 
         sleeper.kill()
 
 
-def test_the_embedded_server_listens_on_a_unix_socket_only(home: Path) -> None:
-    assert abdb("db", "up", home=home).code == 0
+def test_the_embedded_server_listens_on_a_unix_socket_only_with_the_shared_buffers_asked_for(home: Path) -> None:
+    assert abdb("db", "up", home=home, env={"ABDB_SHARED_BUFFERS": "144MB"}).code == 0
     run = abdb("db", "psql", "-tAc", "show listen_addresses", home=home)
     assert run.code == 0 and run.stdout.strip() == ""
+    assert abdb("db", "psql", "-tAc", "show shared_buffers", home=home).stdout.strip() == "144MB"
     refused = abdb("--database-url", "postgresql://postgres@127.0.0.1:5432/abdb_dev", "db", "status", home=home)
     assert refused.code == 3
 

@@ -89,7 +89,8 @@ def test_r3_foreign_keys_between_colocated_tables_pair_their_distribution_column
             pairs = list(zip(columns, parent_columns, strict=True))
             assert (BY_ANTIBODY[table], BY_ANTIBODY[parent]) in pairs, name
             checked += 1
-    assert checked == 7  # chains, jobs, features → sequences; domains, features → chains; regions; tool results
+    assert checked == 8  # chains, jobs, features → sequences; domains, features → chains; regions; tool results;
+    # search rows → regions
 
 
 def test_r4_no_set_null_or_set_default_on_a_key_that_holds_the_distribution_column(engine: Engine) -> None:

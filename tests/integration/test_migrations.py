@@ -184,3 +184,38 @@ def test_the_colocation_keys_keep_every_row_of_a_populated_database_both_ways(
     assert not report.violations, [(r.check.name, r.count) for r in report.violations]
     annotate(settings, AnnotateOptions(schemes=("imgt",)))  # the queued jobs are claimed after the upgrade
     assert _execute(database_url, "SELECT count(*) FROM processing_jobs WHERE status = 'PENDING'")[0][0] == 0
+
+
+def test_the_search_rows_are_filled_for_stored_antibodies_exactly_as_the_writers_write_them(
+    settings: Settings, database_url: URL
+) -> None:
+    """0009 → 0010 fills cdr_search from the tree, its residue pairs computed by the server's
+    abdb_residue_pairs; the importer and the annotation writer compute them in Python. Both must give the
+    same rows, and searches the same answers, on imported and annotated (three schemes) antibodies."""
+    from abdb.domain.residue_pairs import residue_pairs
+    from abdb.domain.search import RegionSearch, SearchKind
+    from abdb.services.annotating.run import AnnotateOptions, annotate
+    from abdb.services.importing.run import import_legacy_json
+    from abdb.services.searching import search_regions
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    import_fasta(settings, [fixtures / "annotate_chains.fasta"], ImportOptions())
+    annotate(settings, AnnotateOptions(schemes=("imgt", "kabat", "chothia")))
+    import_legacy_json(settings, sorted(fixtures.glob("legacy_*.json")), ImportOptions())
+    rows = "SELECT * FROM cdr_search"
+    written = sorted(_execute(database_url, rows))
+    assert len(written) > 60 and {row[4] for row in written} == {"IMGT", "KABAT", "CHOTHIA"}
+    assert all(list(row[8]) == residue_pairs(row[7]) for row in written)
+    cdr3 = next(row[7] for row in written if row[3] == "CDR3" and row[4] == "KABAT" and len(row[7]) >= 9)
+    searches = [
+        RegionSearch(f"{cdr3[0]}.{cdr3[2:4]}", SearchKind.MOTIF, limit=1000, scheme="kabat"),
+        RegionSearch(cdr3[1:4], SearchKind.SUBSTRING, limit=1000, scheme="kabat"),
+        RegionSearch(cdr3, SearchKind.EDITS, 2, limit=1000, scheme="kabat"),
+    ]
+    answers = [search_regions(settings, search) for search in searches]
+    assert all(answers)
+    migrations.downgrade(settings, "0009")
+    assert _execute(database_url, "SELECT to_regclass('cdr_search')")[0][0] is None
+    migrations.upgrade(settings)
+    assert sorted(_execute(database_url, rows)) == written
+    assert [search_regions(settings, search) for search in searches] == answers

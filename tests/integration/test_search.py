@@ -122,7 +122,15 @@ def test_exact_substring_and_motif_searches_match_python_on_the_same_regions(
     assert _found(database, BASE, SearchKind.EXACT, 0) == {(n, c, 0) for n, c, s in stored if s == BASE}
     for part in ("GYSSG", "WYF", "DY"):
         assert _found(database, part, SearchKind.SUBSTRING, 0) == {(n, c, 0) for n, c, s in stored if part in s}
-    for motif, pattern in (("AR.{3}YSS", r"AR.{3}YSS"), ("^AR[DE]X", r"^AR[DE]."), ("[^A]FDY$", r"[^A]FDY$")):
+    motifs = (
+        ("AR.{3}YSS", r"AR.{3}YSS"),  # residue pairs narrow it (cdr_search)
+        ("^AR[DE]X", r"^AR[DE]."),
+        ("[^A]FDY$", r"[^A]FDY$"),
+        ("G{1,2}.{2}W", r"G{1,2}.{2}W"),
+        ("^AX", r"^A."),  # no two residues fixed: every CDR3 is checked
+        ("W.{2,4}D", r"W.{2,4}D"),
+    )
+    for motif, pattern in motifs:
         expected = {(n, c, 0) for n, c, s in stored if re.search(pattern, s)}
         assert expected and _found(database, motif, SearchKind.MOTIF, 0) == expected
 
@@ -303,3 +311,29 @@ def test_edit_searches_with_a_small_limit_return_the_closest_first_as_a_full_sea
             for limit in (1, 2, 5, 40):
                 hits = search_regions(database, RegionSearch(query, kind, 3, limit=limit))
                 assert [(h.distance, h.antibody_name, h.chain_name) for h in hits] == within[:limit], (query, limit)
+
+
+def test_antibodies_written_or_renamed_through_the_orm_are_found_by_their_new_names(
+    database: Database, stored: list[tuple[str, str, str]]
+) -> None:
+    """The bulk writers write search rows themselves; what the Python API's ORM adds or changes gets them
+    rewritten at flush (abdb.db.search_rows), so searches and verify's search.rows agree with the tree."""
+    from sqlalchemy import select
+
+    from abdb.db.models import AntibodyChain, AntibodySequence
+    from abdb.services.verify import VerifyOptions, verify
+
+    with database.unit_of_work() as uow:
+        antibody = uow.session.scalars(select(AntibodySequence).where(AntibodySequence.name == "n-same")).one()
+        antibody.name = "n-same-renamed"
+        chain = uow.session.scalars(
+            select(AntibodyChain).where(
+                AntibodyChain.antibody_sequence_id == antibody.id, AntibodyChain.name == "heavy"
+            )
+        ).one()
+        chain.name = "vh"
+        uow.commit()
+    found = {(h.antibody_name, h.chain_name) for h in search_regions(database, RegionSearch(BASE, SearchKind.EDITS, 1))}
+    assert ("n-same-renamed", "vh") in found and not {n for n, _ in found} & {"n-same"}
+    report = verify(database, VerifyOptions())
+    assert not report.violations, [(r.check.name, r.examples) for r in report.violations]

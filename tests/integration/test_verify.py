@@ -128,6 +128,14 @@ CORRUPTIONS: dict[str, tuple[list[str], int]] = {
         ],
         1,
     ),
+    "search.rows": (
+        [
+            f"DELETE FROM cdr_search WHERE region_id = {ONE_REGION}",  # a CDR no search finds
+            "UPDATE cdr_search SET antibody_name = 'renamed' WHERE region_id = "
+            "(SELECT region_id FROM cdr_search WHERE region_type = 'CDR3' ORDER BY region_id LIMIT 1)",
+        ],
+        2,
+    ),
     "jobs.queue": (
         [
             "DELETE FROM job_queue WHERE job_id = "
@@ -272,8 +280,10 @@ def test_checks_can_be_chosen_and_skipped_by_name_or_group(populated: URL) -> No
         "chains.alphabet",
         "jobs.stuck",
     }
-    skipped, _ = _verify(populated, "--skip", "regions")
+    skipped, _ = _verify(populated, "--skip", "regions", "--skip", "search")  # the CDR's search row differs too
     assert skipped.exit_code == 0
+    search_only, checks = _verify(populated, "--check", "search")
+    assert search_only.exit_code == 10 and checks["search.rows"]["count"] == 1
     unknown, _ = _verify(populated, "--check", "regions.colour")
     assert unknown.exit_code == 2 and "unknown check regions.colour" in unknown.output
 

@@ -66,3 +66,15 @@ def test_overrides_win_over_the_environment(tmp_path: Path) -> None:
     settings = Settings.from_environment({"ABDB_HOME": "/nowhere"}, home=tmp_path, database_url="postgresql://x@y/z")
     assert settings.home == tmp_path
     assert settings.database_name == "z"
+
+
+def test_the_embedded_server_gets_a_quarter_of_the_memory_up_to_4_gb_unless_told() -> None:
+    import psutil
+
+    from abdb.config import embedded_shared_buffers
+
+    quarter = psutil.virtual_memory().total // 4 // 2**20
+    assert embedded_shared_buffers({}) == f"{max(128, min(quarter, 4096))}MB"
+    assert embedded_shared_buffers({"ABDB_SHARED_BUFFERS": "512MB"}) == "512MB"
+    with pytest.raises(ConfigurationError, match="ABDB_SHARED_BUFFERS='lots'"):
+        embedded_shared_buffers({"ABDB_SHARED_BUFFERS": "lots"})

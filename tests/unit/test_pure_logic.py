@@ -88,7 +88,8 @@ def test_copy_rows_hold_one_line_per_row_in_the_described_columns() -> None:
 def test_chain_rows_turn_a_numbering_into_a_domain_its_regions_and_features() -> None:
     numbered = tuple((position, "", residue) for position, residue in enumerate(HEAVY, start=1))
     domain = NumberedDomain("H", "human", 0, len(HEAVY) - 1, numbered, ("human", "IGHV3-23*01", 0.97), None, 200.0)
-    rows = chain_rows(uuid.uuid4(), uuid.uuid4(), HEAVY, ChainNumbering({"imgt": (domain,)}), "ANARCI")
+    numbering = ChainNumbering({"imgt": (domain,)})
+    rows = chain_rows(uuid.uuid4(), uuid.uuid4(), HEAVY, numbering, "ANARCI", names=("a", "h"))
     assert rows.error is None
     assert [d["domain_type"] for d in rows.domains] == [DomainType.VARIABLE]
     assert {r["region_type"] for r in rows.regions} <= set(RegionType)
@@ -97,7 +98,9 @@ def test_chain_rows_turn_a_numbering_into_a_domain_its_regions_and_features() ->
 
 
 def test_chain_rows_say_why_a_t_cell_receptor_has_no_kabat_numbering() -> None:
-    rows = chain_rows(uuid.uuid4(), uuid.uuid4(), HEAVY, ChainNumbering({"kabat": ()}, {"kabat": ("B",)}), "ANARCI")
+    rows = chain_rows(
+        uuid.uuid4(), uuid.uuid4(), HEAVY, ChainNumbering({"kabat": ()}, {"kabat": ("B",)}), "ANARCI", names=("a", "h")
+    )
     assert rows.error is not None and "Kabat and Chothia do not number T-cell receptors" in rows.error
 
 
@@ -130,3 +133,48 @@ def test_pigeonhole_pieces_cover_the_query_and_one_survives_any_k_edits() -> Non
         edited = "".join(other)
         assert levenshtein(edited, query) <= k
         assert any(piece in edited for piece in pieces), (query, edited, pieces)
+
+
+def test_motif_pairs_are_held_by_every_region_the_motif_matches() -> None:
+    """The pair keys a motif asks of the index never exclude a match: checked on random regions and motifs
+    cut from them (residues kept or made `.`, `[..]`, `{n}` and `{n,m}` repeats, anchors)."""
+    import random
+    import re
+
+    from abdb.domain.residue_pairs import motif_pairs, pair_key, residue_pairs
+    from abdb.domain.search import motif_regex
+
+    assert motif_pairs(motif_regex("AR.{3}SG")) == sorted(
+        {pair_key("A", "R", 1), pair_key("S", "G", 1), pair_key("R", "S", 4), pair_key("A", "S", 5),
+         pair_key("R", "G", 5)}
+    )  # fmt: skip
+    assert motif_pairs(motif_regex("^AX")) == [] and motif_pairs(motif_regex("A.{2,4}G")) == []
+    assert motif_pairs(motif_regex("AG{2,3}W")) == sorted(
+        {pair_key("A", "G", 1), pair_key("A", "G", 2), pair_key("G", "G", 1), pair_key("G", "W", 1)}
+    )
+    rng = random.Random(9)
+    residues = "ACDEFGHIKLMNPQRSTVWY"
+    checked = 0
+    for _ in range(4000):
+        region = "".join(rng.choice("ARGSYDW") for _ in range(rng.randint(4, 18)))
+        start = rng.randrange(len(region) - 2)
+        piece = region[start : start + rng.randint(2, 9)]
+        motif = ""
+        for residue in piece:
+            roll = rng.random()
+            if roll < 0.2:
+                motif += "."
+            elif roll < 0.3:
+                motif += f"[{residue}{rng.choice(residues)}]"
+            elif roll < 0.4:
+                motif += f"{residue}{{1,2}}"
+            else:
+                motif += residue
+        motif = ("^" if start == 0 and rng.random() < 0.5 else "") + motif
+        regex = motif_regex(motif)
+        matches = [r for r in (region, *("".join(rng.choice("ARGSYDW") for _ in range(12)) for _ in range(5)))
+                   if re.search(regex, r)]  # fmt: skip
+        for match in matches:
+            assert set(motif_pairs(regex)) <= set(residue_pairs(match)), (motif, match)
+            checked += 1
+    assert checked > 4000

@@ -194,7 +194,7 @@ def test_a_worker_counts_only_the_jobs_it_still_held_at_the_write() -> None:
     database = FakeDatabase(
         {
             "jobs": {"claim": lambda *_: next(claims), "lock_held": lambda pairs: kept},
-            "annotations": {"chains_of": lambda ids: {sequence: [(uuid.uuid4(), "heavy", HEAVY)]}},
+            "annotations": {"chains_of": lambda ids: ({sequence: [(uuid.uuid4(), "heavy", HEAVY)]}, {sequence: "ab"})},
         }
     )
     report = work(database, AnnotateOptions(batch_size=5), FailingEngine(), None)  # type: ignore[arg-type]
@@ -229,7 +229,7 @@ def test_a_worker_claims_no_more_than_its_limit(limit: int) -> None:
     database = FakeDatabase(
         {
             "jobs": {"claim": claim, "lock_held": lambda claims: {job for job, *_ in claims}},
-            "annotations": {"chains_of": lambda ids: {i: [] for i in ids}},
+            "annotations": {"chains_of": lambda ids: ({i: [] for i in ids}, dict.fromkeys(ids, "ab"))},
         }
     )
     report = work(database, AnnotateOptions(batch_size=2, limit=limit), FailingEngine(), None)  # type: ignore[arg-type]

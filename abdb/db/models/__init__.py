@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abdb.db.base import Base
 from abdb.db.models.operations import ExternalToolResult, ImportRun, ProcessingJob, QueuedJob, User
+from abdb.db.models.search import CdrSearchRow
 from abdb.db.models.tree import (
     AntibodyChain,
     AntibodyDomain,
@@ -19,6 +20,7 @@ __all__ = [
     "AntibodyDomain",
     "AntibodyRegion",
     "AntibodySequence",
+    "CdrSearchRow",
     "ExternalToolResult",
     "ImportRun",
     "ProcessingJob",

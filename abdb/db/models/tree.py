@@ -142,15 +142,7 @@ class AntibodyRegion(IdMixin, TimestampMixin, Base):
         *span_checks(),
         confidence_check(),
         Index("ix_antibody_regions_region_type_sequence", "region_type", "sequence"),
-        # CDR search (migration 0009): trigrams for substring, motif and edit-distance candidates; lengths for
-        # edit-distance searches too short for trigrams to narrow
-        Index(
-            "ix_antibody_regions_cdr_trigrams",
-            "sequence",
-            postgresql_using="gin",
-            postgresql_ops={"sequence": "gin_trgm_ops"},
-            postgresql_where=text("region_type IN ('CDR1', 'CDR2', 'CDR3')"),
-        ),
+        # edit-distance searches of regions too short for trigrams, and of frameworks (CDRs: cdr_search)
         Index("ix_antibody_regions_region_type_length", "region_type", text("char_length(sequence)")),
     )
 

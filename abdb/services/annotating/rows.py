@@ -9,6 +9,7 @@ from typing import Any
 
 from abdb.db.rows import row
 from abdb.domain.ids import new_id
+from abdb.domain.residue_pairs import SEARCHED_REGIONS, residue_pairs
 from abdb.domain.vocabulary import ChainType, DomainType, FeatureType, Locus, NumberingScheme
 from abdb.numbering.engine import ChainNumbering, NumberedDomain
 from abdb.numbering.regions import regions_of
@@ -33,15 +34,23 @@ class ChainRows:
     domains: list[dict[str, Any]] = field(default_factory=list)
     regions: list[dict[str, Any]] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
+    searches: list[dict[str, Any]] = field(default_factory=list)  # cdr_search: the variable domains' CDRs
     chain_type: dict[str, Any] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
 
 def chain_rows(
-    sequence_id: uuid.UUID, chain_id: uuid.UUID, sequence: str, numbering: ChainNumbering, source: str
+    sequence_id: uuid.UUID,
+    chain_id: uuid.UUID,
+    sequence: str,
+    numbering: ChainNumbering,
+    source: str,
+    *,
+    names: tuple[str, str],
 ) -> ChainRows:
-    """Rows for one chain under every scheme numbered; ``error`` says why a chain could not be numbered."""
+    """Rows for one chain under every scheme numbered; ``error`` says why a chain could not be numbered.
+    ``names``: the antibody's and the chain's, which the search rows of its CDRs carry."""
     rows = ChainRows()
     first_scheme = next(iter(numbering.domains), None)
     found = numbering.domains.get(first_scheme, ()) if first_scheme else ()
@@ -68,7 +77,7 @@ def chain_rows(
                 rows.domains.append(
                     _linker(sequence_id, chain_id, scheme, sequence, previous_end + 1, domain.start - 1)
                 )
-            _add_variable(rows, sequence_id, chain_id, scheme, sequence, domain)
+            _add_variable(rows, (sequence_id, chain_id), names, scheme, sequence, domain)
             previous_end = domain.end
     rows.features = _features(sequence_id, chain_id, found, source)
     letters = [domain.chain_letter for domain in found]
@@ -102,9 +111,16 @@ def _linker(
 
 
 def _add_variable(
-    rows: ChainRows, sequence_id: uuid.UUID, chain_id: uuid.UUID, scheme: str, sequence: str, domain: NumberedDomain
+    rows: ChainRows,
+    keys: tuple[uuid.UUID, uuid.UUID],
+    names: tuple[str, str],
+    scheme: str,
+    sequence: str,
+    domain: NumberedDomain,
 ) -> None:
+    sequence_id, chain_id = keys
     domain_id = _new_id()
+    numbering_scheme = NumberingScheme(scheme.upper())
     rows.domains.append(
         row(
             "antibody_domains",
@@ -112,7 +128,7 @@ def _add_variable(
             antibody_sequence_id=sequence_id,
             chain_id=chain_id,
             domain_type=DomainType.VARIABLE,
-            numbering_scheme=NumberingScheme(scheme.upper()),
+            numbering_scheme=numbering_scheme,
             sequence=sequence[domain.start : domain.end + 1],
             start_position=domain.start + 1,
             end_position=domain.end + 1,
@@ -121,10 +137,11 @@ def _add_variable(
         )
     )
     for span in regions_of(domain.numbering, scheme, domain.chain_letter):
+        region_id = _new_id()
         rows.regions.append(
             row(
                 "antibody_regions",
-                id=_new_id(),
+                id=region_id,
                 antibody_sequence_id=sequence_id,
                 domain_id=domain_id,
                 region_type=span.region_type,
@@ -134,6 +151,21 @@ def _add_variable(
                 confidence_score=None,
             )
         )
+        if span.region_type in SEARCHED_REGIONS:
+            rows.searches.append(
+                row(
+                    "cdr_search",
+                    antibody_sequence_id=sequence_id,
+                    region_id=region_id,
+                    chain_id=chain_id,
+                    region_type=span.region_type,
+                    numbering_scheme=numbering_scheme,
+                    antibody_name=names[0],
+                    chain_name=names[1],
+                    sequence=span.sequence,
+                    residue_pairs=residue_pairs(span.sequence),
+                )
+            )
 
 
 def _features(

@@ -42,6 +42,7 @@ class BatchWrite:
     chain_jobs: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # chain -> the job numbering it
     domains: list[dict[str, Any]] = field(default_factory=list)
     regions: list[dict[str, Any]] = field(default_factory=list)
+    searches: list[dict[str, Any]] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
     chain_types: list[dict[str, Any]] = field(default_factory=list)
     tool_results: list[dict[str, Any]] = field(default_factory=list)
@@ -181,6 +182,7 @@ class _Numbered:
     job_id: uuid.UUID
     sequence_id: uuid.UUID
     chains: list[tuple[uuid.UUID, str, str]]  # (chain id, name, residues)
+    antibody_name: str
     numberings: list[ChainNumbering]
     errors: dict[str, str]
     seconds: float
@@ -194,7 +196,7 @@ def _number(
 ) -> list[_Numbered]:
     """Every claimed job's chains through the engine (an engine failure fails that job, never the batch)."""
     with stop_signals_deferred(), database.unit_of_work() as uow:  # a signal lands between statements, not in one
-        chains = uow.annotations.chains_of([sequence_id for _, sequence_id, _ in claimed])
+        chains, names = uow.annotations.chains_of([sequence_id for _, sequence_id, _ in claimed])
     numbered = []
     for job_id, sequence_id, _ in claimed:
         job_chains = chains[sequence_id]
@@ -205,7 +207,8 @@ def _number(
         except Exception as error:
             numberings = []
             errors["engine"] = f"{type(error).__name__}: {error}"
-        numbered.append(_Numbered(job_id, sequence_id, job_chains, numberings, errors, time.perf_counter() - started))
+        seconds = time.perf_counter() - started
+        numbered.append(_Numbered(job_id, sequence_id, job_chains, names[sequence_id], numberings, errors, seconds))
     return numbered
 
 
@@ -229,7 +232,8 @@ def _rows(
         counted.engine_seconds += elapsed
         summary: dict[str, Any] = {}
         for (chain_id, name, sequence), numbering in zip(job_chains, numberings, strict=False):
-            rows = chain_rows(sequence_id, chain_id, sequence, numbering, engine.name)
+            names = (job.antibody_name, name)
+            rows = chain_rows(sequence_id, chain_id, sequence, numbering, engine.name, names=names)
             if rows.error:
                 errors[name] = rows.error
                 continue
@@ -237,6 +241,7 @@ def _rows(
             batch.chain_jobs[chain_id] = job_id
             batch.domains += rows.domains
             batch.regions += rows.regions
+            batch.searches += rows.searches
             batch.features += rows.features
             if rows.chain_type:
                 batch.chain_types.append(rows.chain_type)
@@ -290,6 +295,7 @@ def _still_held(batch: BatchWrite, jobs: set[uuid.UUID]) -> BatchWrite:
         chain_jobs={chain: job for chain, job in batch.chain_jobs.items() if chain in chains},
         domains=domains,
         regions=[r for r in batch.regions if r["domain_id"] in kept_domains],
+        searches=[r for r in batch.searches if r["chain_id"] in chains],
         features=[f for f in batch.features if f["chain_id"] in chains],
         chain_types=[c for c in batch.chain_types if c["chain_id"] in chains],
         tool_results=[t for t in batch.tool_results if t["job_id"] in jobs],
@@ -317,7 +323,9 @@ def _write(database: Database, options: AnnotateOptions, batch: BatchWrite, clai
             held = uow.jobs.lock_held([claim for claim in claimed if claim[0] in numbered])
             written = _still_held(batch, held)
             schemes = [scheme.upper() for scheme in options.schemes]
-            uow.annotations.replace_domains(written.chain_keys, schemes, written.domains, written.regions)
+            uow.annotations.replace_domains(
+                written.chain_keys, schemes, written.domains, written.regions, written.searches
+            )
             uow.annotations.replace_features(written.chain_keys, written.source, written.features)
             uow.annotations.set_chain_types(written.chain_types)
             uow.annotations.add_tool_results(written.tool_results)

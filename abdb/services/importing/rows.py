@@ -13,7 +13,8 @@ from abdb.db.rows import IMPORTED_TABLES, ROWS
 from abdb.domain.ids import new_id_text
 from abdb.domain.queue import bucket_of_text
 from abdb.domain.records import AntibodyRecord, Pairing
-from abdb.domain.vocabulary import JobStatus, JobType
+from abdb.domain.residue_pairs import SEARCHED_REGIONS, pairs_text
+from abdb.domain.vocabulary import DomainType, JobStatus, JobType
 
 COLUMNS = {table: ROWS[table] for table in IMPORTED_TABLES}  # COPY's column lists, in load order
 LOADED_TABLES = tuple(COLUMNS)
@@ -87,10 +88,13 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
     chains: list[str] = []
     domains: list[str] = []
     regions: list[str] = []
+    searches: list[str] = []
+    antibody_name = _escaped(record.name)
     chain_ids = []
     for chain in record.chains:
         chain_id = _id()
         chain_ids.append(chain_id)
+        chain_name = _escaped(chain.name)
         locus = str(chain.locus) if chain.locus else "\\N"
         chain_metadata = _escaped(json.dumps(chain.metadata)) if chain.metadata else "{}"
         chains.append(
@@ -104,11 +108,18 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
                 f"{domain_id}\t{sequence_id}\t{chain_id}\t{domain.domain_type}\t{domain.numbering_scheme}"
                 f"\t{domain.sequence}\t{domain.start}\t{domain.end}\t{numbering}\t{_number(domain.confidence)}\n"
             )
+            searched = domain.domain_type is DomainType.VARIABLE
             for region in domain.regions:
+                region_id = _id()
                 regions.append(
-                    f"{_id()}\t{sequence_id}\t{domain_id}\t{region.region_type}\t{region.sequence}\t{region.start}"
+                    f"{region_id}\t{sequence_id}\t{domain_id}\t{region.region_type}\t{region.sequence}\t{region.start}"
                     f"\t{region.end}\t{_number(region.confidence)}\n"
                 )
+                if searched and region.region_type in SEARCHED_REGIONS:
+                    searches.append(
+                        f"{sequence_id}\t{region_id}\t{chain_id}\t{region.region_type}\t{domain.numbering_scheme}"
+                        f"\t{antibody_name}\t{chain_name}\t{region.sequence}\t{pairs_text(region.sequence)}\n"
+                    )
     features = [
         f"{_id()}\t{sequence_id}\t{_optional(None if feature.chain_index is None else chain_ids[feature.chain_index])}"
         f"\t{feature.feature_type}\t{_escaped(feature.name)}\t{_optional(feature.value)}\t{_number(feature.start)}"
@@ -117,14 +128,15 @@ def prepare(record: AntibodyRecord, context: RowContext) -> PreparedRecord:
         for feature in record.features
     ]
     jobs, results, queue = _job_rows(record, sequence_id)
-    tables = (sequences, chains, domains, regions, features, jobs, results, queue)
+    tables = (sequences, chains, domains, regions, searches, features, jobs, results, queue)
     return PreparedRecord(
         record.name,
         record.checksum,
         record.source,
         record.location,
         tuple("".join(lines) for lines in tables),
-        sum(len(lines) for lines in tables) - len(queue),  # rows of the antibody; its queue rows are bookkeeping
+        # rows of the antibody; its queue and search rows are bookkeeping
+        sum(len(lines) for lines in tables) - len(queue) - len(searches),
         record.labels,
         record.pairing,
     )

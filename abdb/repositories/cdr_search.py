@@ -1,0 +1,109 @@
+"""CDR searches on ``cdr_search`` (abdb.db.models.search): one narrow row per CDR, holding what a search
+filters and ranks by. Candidates come from its trigram index (substrings, the pieces of an edit search) or
+its residue-pair index (motifs); the distance is checked exactly on them; the first ``limit`` by distance,
+antibody and chain name are ranked without visiting the tree, which is joined for those only (chain type,
+V and J genes). Filters on the chain (type, locus, genes, species) join it for every candidate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from abdb.domain.search import RegionHit, RegionSearch, SearchKind, pigeonhole_pieces, similarity_bound
+from abdb.domain.selection import like_pattern
+
+CHAIN = "JOIN antibody_chains c ON c.antibody_sequence_id = x.antibody_sequence_id AND c.id = x.chain_id"
+GENE = (
+    "(SELECT f.value FROM sequence_features f WHERE f.sequence_id = c.antibody_sequence_id AND f.chain_id = c.id "
+    "AND f.name = '{}' ORDER BY f.id LIMIT 1)"
+)
+HAMMING = (
+    "(SELECT count(*) FROM generate_series(1, char_length(x.sequence)) AS i "
+    "WHERE substr(x.sequence, i, 1) <> substr(:q, i, 1))"
+)
+
+
+def asked_of_residues(search: RegionSearch, params: dict[str, Any], column: str) -> list[str]:
+    """Clauses over ``column`` for the length asked for (``--length``) and, for substring searches, the
+    substring."""
+    clauses = []
+    if search.length is not None:
+        clauses.append(f"char_length({column}) BETWEEN :low AND :high")
+        params["low"], params["high"] = search.length
+    if search.kind is SearchKind.SUBSTRING:
+        clauses.append(f"{column} LIKE :like ESCAPE '\\'")
+        params["like"] = f"%{like_pattern(search.query)}%"
+    return clauses
+
+
+def within(session: Session, search: RegionSearch, params: dict[str, Any], column: str, indexed: bool) -> list[str]:
+    """Clauses for "within max_distance edits" (or substitutions) of ``column``: with a trigram index
+    (``indexed``), candidates holding one of K + 1 pieces of the query, else of trigram similarity over the
+    exact bound; always the length window; then the exact distance (abdb.domain.search says why no match
+    is lost)."""
+    k = search.max_distance
+    params["k"], params["length"] = k, len(search.query)
+    if search.kind is SearchKind.SUBSTITUTIONS:
+        clauses = [f"char_length({column}) = :length"]
+    else:
+        clauses = [f"char_length({column}) BETWEEN :length - :k AND :length + :k"]
+    pieces = pigeonhole_pieces(search.query, k) if indexed else None
+    bound = similarity_bound(search.query, k) if indexed else None
+    if pieces is not None:
+        for index, piece in enumerate(pieces):
+            params[f"piece{index}"] = f"%{piece}%"
+        clauses.insert(0, "(" + " OR ".join(f"{column} LIKE :piece{index}" for index in range(len(pieces))) + ")")
+    elif bound is not None:
+        session.execute(
+            text("SELECT set_config('pg_trgm.similarity_threshold', :bound, true)"), {"bound": str(max(bound, 0))}
+        )
+        clauses.insert(0, f"{column} % :q")
+    clauses.append(f"levenshtein_less_equal({column}, :q, :k) <= :k")
+    return clauses
+
+
+def cdr_matches(
+    session: Session,
+    search: RegionSearch,
+    chain_filters: list[str],
+    params: dict[str, Any],
+    regex: str | None = None,
+    pairs: list[int] | None = None,
+) -> list[RegionHit]:
+    """The first ``search.limit`` CDRs matching ``search`` (substring, motif — ``regex`` and its residue
+    ``pairs`` — or within K edits or substitutions), by distance, antibody name, chain name; ``chain_filters``
+    are clauses over the chain ``c`` (their values already in ``params``)."""
+    params.update(q=search.query, limit=search.limit, scheme=search.scheme, region=search.region.value)
+    where = ["x.region_type = :region", "x.numbering_scheme = :scheme", *chain_filters]
+    where += asked_of_residues(search, params, "x.sequence")
+    distance = "0"
+    if search.kind is SearchKind.MOTIF:
+        where += ["x.residue_pairs @> CAST(:pairs AS smallint[])", "x.sequence ~ :regex"]
+        params["pairs"], params["regex"] = pairs, regex
+    elif search.kind is not SearchKind.SUBSTRING:  # edits or substitutions
+        where += within(session, search, params, "x.sequence", indexed=True)
+        distance = "levenshtein_less_equal(x.sequence, :q, :k)"
+    joined = CHAIN if chain_filters else ""
+    candidates = (
+        "SELECT x.antibody_sequence_id, x.chain_id, x.region_id, x.antibody_name, x.chain_name, x.numbering_scheme, "
+        f"x.sequence, {distance} AS distance FROM cdr_search x {joined} WHERE {' AND '.join(where)}"
+    )
+    if search.kind is SearchKind.SUBSTITUTIONS:  # Hamming only for what is within K edits (it costs more)
+        candidates = (
+            f"SELECT * FROM (SELECT x.antibody_sequence_id, x.chain_id, x.region_id, x.antibody_name, x.chain_name, "
+            f"x.numbering_scheme, x.sequence, {HAMMING} AS distance FROM ({candidates}) AS x) AS x "
+            "WHERE distance <= :k"
+        )
+    rows = session.execute(
+        text(
+            f"WITH ranked AS MATERIALIZED (SELECT * FROM ({candidates}) AS x "
+            "ORDER BY distance, antibody_name, chain_name, region_id LIMIT :limit) "
+            "SELECT x.antibody_sequence_id, x.antibody_name, x.chain_name, c.chain_type, x.numbering_scheme, "
+            f"CAST(:region AS text), x.sequence, x.distance, {GENE.format('V gene')}, {GENE.format('J gene')} "
+            f"FROM ranked x {CHAIN} ORDER BY x.distance, x.antibody_name, x.chain_name, x.region_id"
+        ),
+        params,
+    )
+    return [RegionHit(*row) for row in rows]
