@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import os
 import pwd
+import re
 import shlex
 import shutil
 import subprocess
@@ -91,6 +92,7 @@ def _live_postgres_pid(lock_file: Path) -> int | None:
 # Loaded at every start (a data folder made by an older abdb gets them at its next `abdb db up`):
 # pg_stat_statements collects statement statistics only when loaded then; `abdb db monitor` reads them.
 PRELOAD_LIBRARIES = ("pg_stat_statements",)
+INITDB_LINES = frozenset({"shared_buffers = 128MB\t\t\t# min 128kB"})  # what initdb writes, not the user
 
 
 class EmbeddedServer:
@@ -153,7 +155,9 @@ class EmbeddedServer:
             # pg_ctl hands -o to a shell: quote the folder (spaces, quotes, non-ASCII in the home path)
             options = f"-c listen_addresses='' -k {shlex.quote(str(socket_dir))} -p {PORT}"
             options += f" -c shared_preload_libraries={shlex.quote(','.join(self.preload))}"
-            options += f" -c shared_buffers={embedded_shared_buffers()}"
+            shared_buffers = embedded_shared_buffers(configured=self._configures("shared_buffers"))
+            if shared_buffers is not None:
+                options += f" -c shared_buffers={shared_buffers}"
             self._run(
                 [
                     str(self.binary("pg_ctl", run_as)),
@@ -172,6 +176,20 @@ class EmbeddedServer:
                 "start PostgreSQL",
             )
         return True
+
+    def _configures(self, setting: str) -> bool:
+        """Whether the data folder's own configuration sets ``setting`` (ALTER SYSTEM's postgresql.auto.conf, or
+        a line of postgresql.conf other than the one initdb writes): a value of abdb's on the command line
+        would silently override it."""
+        written = re.compile(rf"^[ \t]*{setting}[ \t]*=.*$", re.MULTILINE)
+        for name in ("postgresql.auto.conf", "postgresql.conf"):
+            try:
+                lines = written.findall((self.pgdata / name).read_text(errors="replace"))
+            except OSError:
+                continue
+            if any(line not in INITDB_LINES for line in lines):
+                return True
+        return False
 
     def _initialise(self, run_as: pwd.struct_passwd | None) -> None:
         """initdb into a folder beside the data folder, renamed into place when complete: a `db up` killed

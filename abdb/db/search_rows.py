@@ -45,7 +45,8 @@ def _rewrite_search_rows(session: Session, _context: Any) -> None:
     connection = session.connection()
     parameters = {"antibodies": sorted(touched)}
     connection.execute(text("DELETE FROM cdr_search WHERE antibody_sequence_id = ANY(:antibodies)"), parameters)
-    connection.execute(text(f"INSERT INTO cdr_search {CDRS_OF_VARIABLE_DOMAINS}"), parameters)
+    # an annotation write committed in between may have written some of them already (the same rows)
+    connection.execute(text(f"INSERT INTO cdr_search {CDRS_OF_VARIABLE_DOMAINS} ON CONFLICT DO NOTHING"), parameters)
 
 
 def keep_search_rows(sessions: sessionmaker[Session]) -> None:

@@ -96,7 +96,10 @@ def motif_regex(motif: str) -> str:
     at = 0
     while at < len(text):
         token = _MOTIF_TOKEN.match(text, at)
-        if token is None or (token.group().startswith("{") and (not parts or parts[-1] in ("^", "$"))):
+        repeat_of_nothing = token is not None and token.group().startswith("{") and (
+            not parts or parts[-1] in ("^", "$") or parts[-1].startswith("{")
+        )
+        if token is None or repeat_of_nothing:
             raise SearchError(
                 f"motif {motif!r}: {text[at]!r} at position {at + 1} is not allowed; write residues, . or X for "
                 "any residue, [AG] for one of, [^P] for any but, {3} or {2,4} for repeats, ^ and $ for the ends"

@@ -52,11 +52,18 @@ def stop_signals_deferred() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if received:  # delivered now, to the handler that was in place (it may be one that acts only once)
-        handler = previous[signal.Signals(received[0])]
-        if callable(handler):
-            handler(received[0], None)
-        raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+    if not received:
+        return
+    # Delivered now, to the handler that was in place: the default ones raise; a worker's raises once and then
+    # ignores (SIG_IGN: dropped here too); an enclosing deferred block records it for its own end; a library
+    # caller's own handler does what it does (no KeyboardInterrupt is added to it).
+    handler = previous[signal.Signals(received[0])]
+    if handler is signal.SIG_IGN:
+        return
+    if callable(handler):
+        handler(received[0], None)
+        return
+    raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
 
 
 def _stop_once(number: int, _frame: FrameType | None) -> None:

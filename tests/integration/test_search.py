@@ -204,6 +204,8 @@ def test_bad_queries_are_clear_and_text_is_searched_not_run(
         ("AR(.", "'(' at position 3 is not allowed"),
         ("A[BZ]", "not amino acids"),
         ("{3}A", "not allowed"),
+        ("A{0,2}{3}", "not allowed"),  # a repeat of a repeat
+        ("A{2}{3}", "not allowed"),
     ):
         with pytest.raises(ConfigurationError, match=None) as refused:
             search_regions(database, RegionSearch(motif, SearchKind.MOTIF))

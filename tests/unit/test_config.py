@@ -68,13 +68,27 @@ def test_overrides_win_over_the_environment(tmp_path: Path) -> None:
     assert settings.database_name == "z"
 
 
-def test_the_embedded_server_gets_a_quarter_of_the_memory_up_to_4_gb_unless_told() -> None:
+def test_the_embedded_server_gets_a_quarter_of_the_memory_up_to_4_gb_unless_told(tmp_path: Path) -> None:
     import psutil
 
+    from abdb.backends.embedded import EmbeddedServer
     from abdb.config import embedded_shared_buffers
 
     quarter = psutil.virtual_memory().total // 4 // 2**20
-    assert embedded_shared_buffers({}) == f"{max(128, min(quarter, 4096))}MB"
+    assert int(embedded_shared_buffers({}).removesuffix("MB")) <= max(128, min(quarter, 4096))  # type: ignore[union-attr]
     assert embedded_shared_buffers({"ABDB_SHARED_BUFFERS": "512MB"}) == "512MB"
-    with pytest.raises(ConfigurationError, match="ABDB_SHARED_BUFFERS='lots'"):
-        embedded_shared_buffers({"ABDB_SHARED_BUFFERS": "lots"})
+    assert embedded_shared_buffers({}, configured=True) is None  # the data folder's own setting stands
+    assert embedded_shared_buffers({"ABDB_SHARED_BUFFERS": "2GB"}, configured=True) == "2GB"
+    for bad in ("lots", "0MB", "512kB", "2 GB"):
+        with pytest.raises(ConfigurationError, match="ABDB_SHARED_BUFFERS"):
+            embedded_shared_buffers({"ABDB_SHARED_BUFFERS": bad})
+    server = EmbeddedServer(tmp_path / "pgdata")
+    (tmp_path / "pgdata").mkdir()
+    conf, auto = tmp_path / "pgdata" / "postgresql.conf", tmp_path / "pgdata" / "postgresql.auto.conf"
+    conf.write_text("max_connections = 100\nshared_buffers = 128MB\t\t\t# min 128kB\n\t\t# based on shared_buffers\n")
+    assert not server._configures("shared_buffers")  # initdb's own line
+    auto.write_text("shared_buffers = '4GB'\n")
+    assert server._configures("shared_buffers")  # ALTER SYSTEM
+    auto.write_text("")
+    conf.write_text("shared_buffers = 1GB\n")
+    assert server._configures("shared_buffers")  # edited by hand

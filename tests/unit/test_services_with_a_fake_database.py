@@ -266,7 +266,9 @@ def test_the_parent_keeps_every_claim_a_worker_has_not_written_and_releases_them
 
 def test_a_worker_stops_on_the_first_signal_and_a_second_cannot_break_off_its_clean_up() -> None:
     """An annotation worker gets the terminal's Ctrl-C and the one its parent relays; the second, landing
-    in the clean-up the first started, used to skip putting the claimed batch back."""
+    in the clean-up the first started, used to skip putting the claimed batch back. Also when the first
+    arrives inside nested deferred blocks (a claim told to the parent over the pipe), and when a later one
+    arrives inside a deferred block (sending the final report)."""
     import os
     import signal
 
@@ -279,12 +281,44 @@ def test_a_worker_stops_on_the_first_signal_and_a_second_cannot_break_off_its_cl
             os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGINT)  # the relayed one: ignored
         os.kill(os.getpid(), signal.SIGTERM)
+        with stop_signals_deferred():  # a later one inside a deferred block: ignored too
+            os.kill(os.getpid(), signal.SIGINT)
 
         stop_on_the_first_signal_only()  # deferred, then delivered: the same, once
         with pytest.raises(KeyboardInterrupt), stop_signals_deferred():
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGINT)
+
+        stop_on_the_first_signal_only()  # nested: the inner block hands it to the outer, which stops once
+        reached = False
+        with pytest.raises(KeyboardInterrupt), stop_signals_deferred():
+            with stop_signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+            reached = True  # the inner block does not raise: the outer one stops, once
+        assert reached and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGINT)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def test_a_write_is_counted_once_when_the_stop_arrives_while_the_parent_is_told() -> None:
+    from concurrent.futures import Future
+
+    from abdb.services.annotating.report import AnnotateReport
+    from abdb.services.annotating.worker import _collect, _finish_quietly, _Writing
+
+    job = uuid.uuid4()
+    done: Future[Any] = Future()
+    done.set_result(({job}, {job: AnnotateReport(completed=1)}, 1))
+    writing = _Writing(done, [(job, uuid.uuid4(), dt.datetime.now(dt.UTC))])
+    report = AnnotateReport()
+
+    def told(_outcomes: int) -> None:
+        raise KeyboardInterrupt  # the stop, delivered as the "written" message leaves
+
+    with pytest.raises(KeyboardInterrupt):
+        _collect(writing, report, told)
+    _finish_quietly(FakeDatabase({}), writing, report)  # type: ignore[arg-type]
+    assert report.completed == 1 and report.jobs == 1 and report.dropped == 0

@@ -145,7 +145,13 @@ def _supervise(
         if not messages and stop is not None and time.monotonic() - stop_at > STOP_GRACE_SECONDS:
             for worker in workers:
                 worker.kill()
-            raise Interrupted("stopped; the workers did not stop in time", signal_number=stop) from None
+            outstanding = [claim for batches in watch.claims.values() for batch in batches for claim in batch]
+            released = release(database, outstanding) if outstanding else 0
+            raise Interrupted(
+                f"stopped; the workers did not stop in time and were killed; {released} job(s) they had claimed "
+                "are PENDING again",
+                signal_number=stop,
+            ) from None
         if not open_ends:
             time.sleep(POLL_SECONDS)  # every pipe closed: only the exit codes are left to read
     return watch

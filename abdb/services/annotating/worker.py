@@ -117,6 +117,7 @@ class _Writing:
 
     future: Future[tuple[set[uuid.UUID], dict[uuid.UUID, AnnotateReport], int]]
     claimed: list[Claim]
+    counted: bool = False  # in the report already (a stop while telling the parent must not count it again)
 
 
 def _pending(writing: _Writing | None) -> int:
@@ -126,9 +127,12 @@ def _pending(writing: _Writing | None) -> int:
 def _collect(writing: _Writing, report: AnnotateReport, on_progress: Callable[[int], None] | None) -> None:
     """Wait for the write; count what it stored (only that), and drop what it no longer held."""
     held, per_job, outcomes = writing.future.result()
+    if writing.counted:
+        return
     for job_id in held:
         report.add(per_job[job_id])
     report.dropped += len(writing.claimed) - len(held)
+    writing.counted = True
     if on_progress:
         on_progress(outcomes)
 
