@@ -15,6 +15,7 @@ both agree on every stored CDR.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from abdb.domain.vocabulary import RegionType
 
@@ -28,19 +29,22 @@ def pair_key(first: str, second: str, gap: int) -> int:
     return (ord(first) - _LETTER_OFFSET) * 256 + (ord(second) - _LETTER_OFFSET) * 8 + gap - 1
 
 
+_OFFSETS = tuple(gap - 1 - _LETTER_OFFSET * 256 - _LETTER_OFFSET * 8 for gap in range(1, MAX_GAP + 1))
+
+
 def residue_pairs(residues: str) -> list[int]:
     """The distinct pair keys of a region's residues, ascending (as the server's function makes them)."""
-    return sorted(
-        {
-            pair_key(residues[at], residues[at + gap], gap)
-            for gap in range(1, MAX_GAP + 1)
-            for at in range(len(residues) - gap)
-        }
-    )
+    codes = residues.encode("ascii")  # residues are checked letters; bytes iterate as their codes
+    keys: set[int] = set()
+    for gap, offset in enumerate(_OFFSETS, start=1):  # pair_key, with the letters' offsets folded in
+        keys.update([first * 256 + second * 8 + offset for first, second in zip(codes, codes[gap:], strict=False)])
+    return sorted(keys)
 
 
+@lru_cache(maxsize=1 << 16)
 def pairs_text(residues: str) -> str:
-    """The keys as a PostgreSQL array literal, for COPY."""
+    """The keys as a PostgreSQL array literal, for COPY. Cached: CDR1 and CDR2 come from the germline genes
+    and repeat across a repertoire."""
     return "{" + ",".join(map(str, residue_pairs(residues))) + "}"
 
 

@@ -178,3 +178,18 @@ def test_motif_pairs_are_held_by_every_region_the_motif_matches() -> None:
             assert set(motif_pairs(regex)) <= set(residue_pairs(match)), (motif, match)
             checked += 1
     assert checked > 4000
+
+
+def test_residue_pairs_are_every_pair_key_up_to_the_largest_gap_once_and_ascending() -> None:
+    import random
+
+    from abdb.domain.residue_pairs import MAX_GAP, pair_key, pairs_text, residue_pairs
+
+    rng = random.Random(4)
+    for _ in range(5000):
+        residues = "".join(rng.choice("ACDEFGHIKLMNPQRSTVWYX") for _ in range(rng.randint(0, 25)))
+        pairs = [(i, gap) for gap in range(1, MAX_GAP + 1) for i in range(len(residues) - gap)]
+        expected = sorted({pair_key(residues[i], residues[i + gap], gap) for i, gap in pairs})
+        assert residue_pairs(residues) == expected
+        assert pairs_text(residues) == "{" + ",".join(map(str, expected)) + "}"
+    assert residue_pairs("A") == [] and pairs_text("") == "{}"
