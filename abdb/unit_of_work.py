@@ -35,6 +35,7 @@ from abdb.repositories import (
     ProcessingJobRepository,
     UserRepository,
 )
+from abdb.repositories.cdr_search import SearchRowQueries
 from abdb.repositories.documents import DocumentQueries
 from abdb.repositories.exports import ExportQueries
 from abdb.repositories.monitoring import MonitorQueries
@@ -85,6 +86,7 @@ class UnitOfWork:
         self.exports = ExportQueries(self._session)
         self.documents = DocumentQueries(self._session)
         self.search = SearchQueries(self._session)
+        self.search_rows = SearchRowQueries(self._session)
         self.statistics = StatisticsQueries(self._session)
         self.monitoring = MonitorQueries(self._session)
         return self

@@ -9,15 +9,17 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.progress import MofNCompleteColumn
 from rich.table import Table
 
 from abdb.cli.context import database_of, stderr, stdout
 from abdb.cli.exporting import with_filters
+from abdb.cli.progress import progress_bar
 from abdb.domain.search import RegionHit, RegionSearch, SearchKind
 from abdb.domain.selection import Selection
 from abdb.domain.vocabulary import ChainType, Locus, RegionType
 from abdb.errors import ConfigurationError
-from abdb.services.searching import Statistics, search_regions, search_sequences, statistics
+from abdb.services.searching import Statistics, rebuild_search_rows, search_regions, search_sequences, statistics
 
 app = typer.Typer(help="Find antibodies by a CDR (exact, substring, motif, within K edits) or a variable domain.")
 
@@ -145,6 +147,26 @@ def sequence(
     )  # fmt: skip
     found = search_sequences(database_of(ctx), search, min_identity)
     _render([f.hit for f in found], output_format, [f.identity for f in found])
+
+
+@app.command("rebuild")
+def rebuild(ctx: typer.Context) -> None:
+    """Write every antibody's CDR search rows again from its chains, domains and regions.
+
+    Imports, annotation and the Python API keep them in step by themselves.
+    Run this when `abdb verify` reports search.rows or search.pairs (regions changed by plain SQL, say).
+    Nothing of the antibodies changes; searches keep working, a page of antibodies at a time."""
+    with progress_bar("rebuilding", MofNCompleteColumn(), True) as bar:
+        task = bar.add_task("rebuild", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = rebuild_search_rows(database_of(ctx), advance)
+    stderr.print(
+        f"search rows of {report.antibodies:,} antibodies written again: {report.written:,} rows "
+        f"({report.removed:,} before)"
+    )
 
 
 def _render(hits: list[RegionHit], output_format: Format, identities: list[float]) -> None:

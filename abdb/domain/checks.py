@@ -69,11 +69,13 @@ CHECKS: tuple[Check, ...] = (
         "search.rows",
         "every CDR of a variable domain has its search row (cdr_search), with the same residues, names and scheme, "
         "and no search row outlives its region",
+        fix="`abdb search rebuild` writes the search rows again from the tree",
     ),
     Check(
         "search.pairs",
         "search rows hold the residue pairs of their residues, which motif searches rely on (every row up to "
         "20,000 rows; past that a sample of about 20,000)",
+        fix="`abdb search rebuild` writes the search rows again from the tree",
     ),
     Check("duplicates.name", "one name, one content: no name holds antibodies with different chains"),
     Check("duplicates.content", "the same chains are not stored under several names", W),

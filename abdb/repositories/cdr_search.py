@@ -6,11 +6,13 @@ V and J genes). Filters on the chain (type, locus, genes, species) join it for e
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from abdb.db.search_rows import CDRS_OF_VARIABLE_DOMAINS
 from abdb.domain.search import RegionHit, RegionSearch, SearchKind, pigeonhole_pieces, similarity_bound
 from abdb.domain.selection import like_pattern
 
@@ -107,3 +109,35 @@ def cdr_matches(
         params,
     )
     return [RegionHit(*row) for row in rows]
+
+
+class SearchRowQueries:
+    """Writing ``cdr_search`` again from the tree (`abdb search rebuild`), a page of antibodies at a time."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def antibodies_after(self, after: uuid.UUID | None, count: int) -> list[uuid.UUID]:
+        """The next ``count`` antibody ids in id order (keyset pages: each one statement by the key)."""
+        rows = self.session.execute(
+            text(
+                "SELECT id FROM antibody_sequences WHERE CAST(:after AS uuid) IS NULL OR id > :after "
+                "ORDER BY id LIMIT :count"
+            ),
+            {"after": after, "count": count},
+        )
+        return list(rows.scalars())
+
+    def total_antibodies(self) -> int:
+        return int(self.session.execute(text("SELECT count(*) FROM antibody_sequences")).scalar_one())
+
+    def rewrite(self, antibodies: list[uuid.UUID]) -> tuple[int, int]:
+        """(rows removed, rows written) for these antibodies' CDRs, from the tree."""
+        parameters = {"antibodies": antibodies}
+        removed = self.session.execute(
+            text("DELETE FROM cdr_search WHERE antibody_sequence_id = ANY(:antibodies)"), parameters
+        )
+        written = self.session.execute(  # an annotation committing meanwhile may have written some already
+            text(f"INSERT INTO cdr_search {CDRS_OF_VARIABLE_DOMAINS} ON CONFLICT DO NOTHING"), parameters
+        )
+        return int(removed.rowcount), int(written.rowcount)  # type: ignore[attr-defined]

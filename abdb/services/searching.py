@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from abdb.config import Settings
@@ -143,3 +144,39 @@ def statistics(target: Database | Settings, selection: Selection, top: int = 10)
                 queries.region_lengths("CDR3", "IMGT", where, params),
                 queries.import_runs(),
             )
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    antibodies: int
+    removed: int  # search rows there were
+    written: int  # search rows there are
+
+
+REBUILD_PAGE = 2000  # antibodies per transaction
+
+
+def rebuild_search_rows(
+    target: Database | Settings, progress: Callable[[int, int], None] | None = None
+) -> RebuildReport:
+    """Write every antibody's search rows (``cdr_search``) again from the tree — what `abdb verify`'s
+    search.rows or search.pairs asks for after regions were changed by plain SQL. A page of antibodies per
+    transaction; searches keep working meanwhile (a page's rows change at its commit). ``progress`` hears
+    (antibodies done, of how many)."""
+    antibodies = removed = written = 0
+    with using(target) as database:
+        database.require_head("`abdb search rebuild`")
+        with database.unit_of_work() as uow:
+            total = uow.search_rows.total_antibodies()
+        after = None
+        while True:
+            with database.unit_of_work() as uow:
+                page = uow.search_rows.antibodies_after(after, REBUILD_PAGE)
+                if not page:
+                    break
+                gone, made = uow.search_rows.rewrite(page)
+                uow.commit()
+            antibodies, removed, written, after = antibodies + len(page), removed + gone, written + made, page[-1]
+            if progress is not None:
+                progress(antibodies, max(total, antibodies))
+    return RebuildReport(antibodies, removed, written)

@@ -339,3 +339,33 @@ def test_antibodies_written_or_renamed_through_the_orm_are_found_by_their_new_na
     assert ("n-same-renamed", "vh") in found and not {n for n, _ in found} & {"n-same"}
     report = verify(database, VerifyOptions())
     assert not report.violations, [(r.check.name, r.examples) for r in report.violations]
+
+
+def test_search_rebuild_writes_search_rows_again_after_plain_sql_changed_regions(
+    cli: CliInvoker, database: Database, stored: list[tuple[str, str, str]]
+) -> None:
+    """What verify's search.rows and search.pairs find, `abdb search rebuild` repairs; searches then find
+    the regions as the tree has them."""
+    from abdb.services.verify import VerifyOptions, verify
+
+    with database.unit_of_work() as uow:
+        uow.session.execute(
+            text(
+                "UPDATE antibody_regions SET sequence = 'ARDRGYSSGWYFDW' WHERE region_type = 'CDR3' AND sequence = "
+                ":base AND antibody_sequence_id = (SELECT id FROM antibody_sequences WHERE name = 'n-same')"
+            ),
+            {"base": BASE},
+        )
+        uow.session.execute(text("DELETE FROM cdr_search WHERE region_type = 'CDR2'"))
+        uow.session.execute(text("UPDATE cdr_search SET residue_pairs = '{}' WHERE region_type = 'CDR1'"))
+        uow.commit()
+    broken = {r.check.name for r in verify(database, VerifyOptions()).violations}
+    assert broken == {"search.rows", "search.pairs", "regions.sequence"}  # the plain-SQL CDR3 breaks its chain
+    with database.unit_of_work() as uow:
+        antibodies = uow.session.execute(text("SELECT count(*) FROM antibody_sequences")).scalar_one()
+    code, output = cli("search", "rebuild")
+    assert code == 0 and f"search rows of {antibodies:,} antibodies written again" in output
+    assert {r.check.name for r in verify(database, VerifyOptions()).violations} == {"regions.sequence"}
+    hits = search_regions(database, RegionSearch("ARDRGYSSGWYFDW"))
+    assert [(h.antibody_name, h.sequence) for h in hits] == [("n-same", "ARDRGYSSGWYFDW")]
+    assert search_regions(database, RegionSearch("ARDRGYSSGWYFDW", SearchKind.EDITS, 1, limit=1000))
