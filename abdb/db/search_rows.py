@@ -14,7 +14,7 @@ import uuid
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from abdb.db.models import AntibodyChain, AntibodyDomain, AntibodyRegion, AntibodySequence
@@ -38,17 +38,25 @@ def _antibody_of(instance: object) -> uuid.UUID | None:
     return None
 
 
-def _rewrite_search_rows(session: Session, _context: Any) -> None:
-    touched = {key for instance in chain(session.new, session.dirty) if (key := _antibody_of(instance)) is not None}
-    if not touched:
-        return
-    connection = session.connection()
-    parameters = {"antibodies": sorted(touched)}
-    connection.execute(text("DELETE FROM cdr_search WHERE antibody_sequence_id = ANY(:antibodies)"), parameters)
+def rewrite_search_rows(connection: Connection, antibodies: list[uuid.UUID]) -> tuple[int, int]:
+    """Write these antibodies' search rows again from the tree: (rows removed, rows written)."""
+    parameters = {"antibodies": antibodies}
+    removed = connection.execute(
+        text("DELETE FROM cdr_search WHERE antibody_sequence_id = ANY(:antibodies)"), parameters
+    )
     # an annotation write committed in between may have written some of them already (the same rows)
-    connection.execute(text(f"INSERT INTO cdr_search {CDRS_OF_VARIABLE_DOMAINS} ON CONFLICT DO NOTHING"), parameters)
+    written = connection.execute(
+        text(f"INSERT INTO cdr_search {CDRS_OF_VARIABLE_DOMAINS} ON CONFLICT DO NOTHING"), parameters
+    )
+    return removed.rowcount, written.rowcount
+
+
+def _rewrite_touched(session: Session, _context: Any) -> None:
+    touched = {key for instance in chain(session.new, session.dirty) if (key := _antibody_of(instance)) is not None}
+    if touched:
+        rewrite_search_rows(session.connection(), sorted(touched))
 
 
 def keep_search_rows(sessions: sessionmaker[Session]) -> None:
     """Rewrite the search rows of the antibodies each flush of these sessions adds or changes."""
-    event.listen(sessions, "after_flush", _rewrite_search_rows)
+    event.listen(sessions, "after_flush", _rewrite_touched)

@@ -131,7 +131,7 @@ def _kind(column_type: Any) -> int:
     return _ARRAY if isinstance(column_type, ARRAY) else _PLAIN
 
 
-def _escaped(text: str) -> str:
+def copy_escaped(text: str) -> str:
     """Text in COPY's text format (the check first: most text needs no escaping)."""
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
@@ -142,13 +142,13 @@ def _copy_text(value: Any, kind: int) -> str:
     if value is None:
         return "\\N"
     if kind == _JSON:
-        return _escaped(json.dumps(value))
+        return copy_escaped(json.dumps(value))
     if kind == _ARRAY:
         return "{" + ",".join(map(str, value)) + "}"  # of numbers: nothing to quote
     if isinstance(value, Enum):
-        return _escaped(str(value.value))
+        return copy_escaped(str(value.value))
     if isinstance(value, str):
-        return _escaped(value)
+        return copy_escaped(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, timedelta):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from abdb.db.search_rows import CDRS_OF_VARIABLE_DOMAINS
+from abdb.db.search_rows import rewrite_search_rows
 from abdb.domain.search import RegionHit, RegionSearch, SearchKind, pigeonhole_pieces, similarity_bound
 from abdb.domain.selection import like_pattern
 
@@ -133,11 +133,4 @@ class SearchRowQueries:
 
     def rewrite(self, antibodies: list[uuid.UUID]) -> tuple[int, int]:
         """(rows removed, rows written) for these antibodies' CDRs, from the tree."""
-        parameters = {"antibodies": antibodies}
-        removed = self.session.execute(
-            text("DELETE FROM cdr_search WHERE antibody_sequence_id = ANY(:antibodies)"), parameters
-        )
-        written = self.session.execute(  # an annotation committing meanwhile may have written some already
-            text(f"INSERT INTO cdr_search {CDRS_OF_VARIABLE_DOMAINS} ON CONFLICT DO NOTHING"), parameters
-        )
-        return int(removed.rowcount), int(written.rowcount)  # type: ignore[attr-defined]
+        return rewrite_search_rows(self.session.connection(), antibodies)

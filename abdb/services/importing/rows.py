@@ -15,6 +15,7 @@ from abdb.domain.queue import bucket_of_text
 from abdb.domain.records import AntibodyRecord, Pairing
 from abdb.domain.residue_pairs import SEARCHED_REGIONS, pairs_text
 from abdb.domain.vocabulary import DomainType, JobStatus, JobType
+from abdb.repositories.bulk import copy_escaped
 
 COLUMNS = {table: ROWS[table] for table in IMPORTED_TABLES}  # COPY's column lists, in load order
 LOADED_TABLES = tuple(COLUMNS)
@@ -47,11 +48,7 @@ class RowContext:
     sha256: str
 
 
-def _escaped(text: str) -> str:
-    """Free text in COPY's text format (the check first: most text needs no escaping)."""
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
+_escaped = copy_escaped  # free text in COPY's text format
 
 
 def _optional(text: str | None) -> str:
