@@ -16,7 +16,7 @@ from abdb.domain.residue_pairs import SEARCHED_REGIONS, motif_pairs
 from abdb.domain.search import RegionHit, RegionSearch, SearchKind
 from abdb.domain.selection import like_pattern
 from abdb.repositories.cdr_search import GENE as _GENE
-from abdb.repositories.cdr_search import asked_of_residues, cdr_matches, within
+from abdb.repositories.cdr_search import asked_of_residues, cdr_matches, walked_matches, within
 
 
 def _filters(search: RegionSearch, params: dict[str, Any]) -> list[str]:
@@ -55,7 +55,7 @@ class SearchQueries:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def regions(self, search: RegionSearch, regex: str | None = None) -> list[RegionHit]:
+    def regions(self, search: RegionSearch, regex: str | None = None, *, walk: int | None = None) -> list[RegionHit]:
         """Regions matching ``search`` (``regex``: the motif as a POSIX expression), closest first, then by
         name, at most ``search.limit``; edit and substitution searches find those within ``max_distance``.
 
@@ -64,12 +64,21 @@ class SearchQueries:
         joined first and 53 ms ranked first (the joins then run for the first few hundred only). Ranking
         first is exact when the filters keep ``limit`` of the ranked regions (all ties at the cut are
         ranked, so every region left out sorts after them) or when every match was ranked; otherwise the
-        search runs again with every match ranked."""
+        search runs again with every match ranked.
+
+        A substring or motif of a CDR without chain filters may be answered by a walk in name order first
+        (abdb.repositories.cdr_walk): ``walk`` is how many CDRs it may walk; None to decide by a sample of the
+        table, 0 never to walk."""
         if search.region in SEARCHED_REGIONS and search.kind is not SearchKind.EXACT:
+            found: dict[str, Any] = {}
+            chain_filters = _filters(search, found)
+            if search.kind in (SearchKind.SUBSTRING, SearchKind.MOTIF) and not chain_filters:
+                walked = walked_matches(self.session, search, regex, walk)
+                if walked is not None:
+                    return walked
             pairs = motif_pairs(regex) if regex is not None else None
             if search.kind is not SearchKind.MOTIF or pairs:
-                found: dict[str, Any] = {}
-                return cdr_matches(self.session, search, _filters(search, found), found, regex, pairs)
+                return cdr_matches(self.session, search, chain_filters, found, regex, pairs)
         params: dict[str, Any] = {"q": search.query, "limit": search.limit, "scheme": search.scheme}
         params["region"] = search.region.value
         matching = [f"r.region_type = '{search.region.value}'", *asked_of_residues(search, params, "r.sequence")]
@@ -81,13 +90,17 @@ class SearchQueries:
             # string of the (region_type, sequence) index (index only, in parallel), then their rows are looked
             # up by the same index. Two statements, so that the planner knows how many strings matched
             # (it cannot estimate a regex: one statement hash-joined the whole table, 1.7 s instead of 0.4 s).
-            strings = self.session.execute(
-                text(
-                    "SELECT DISTINCT sequence FROM antibody_regions "
-                    f"WHERE region_type = '{search.region.value}' AND sequence ~ :regex"
-                ),
-                {"regex": regex},
-            ).scalars().all()
+            strings = (
+                self.session.execute(
+                    text(
+                        "SELECT DISTINCT sequence FROM antibody_regions "
+                        f"WHERE region_type = '{search.region.value}' AND sequence ~ :regex"
+                    ),
+                    {"regex": regex},
+                )
+                .scalars()
+                .all()
+            )
             if not strings:
                 return []
             matching.append("r.sequence = ANY(:strings)")

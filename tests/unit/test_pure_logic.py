@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from abdb.domain.records import AntibodyRecord, ChainRecord, Rejection
@@ -193,3 +194,64 @@ def test_residue_pairs_are_every_pair_key_up_to_the_largest_gap_once_and_ascendi
         assert residue_pairs(residues) == expected
         assert pairs_text(residues) == "{" + ",".join(map(str, expected)) + "}"
     assert residue_pairs("A") == [] and pairs_text("") == "{}"
+
+
+def _like_as_regex(pattern: str) -> str:
+    """A LIKE pattern of residues, _ and % as the anchored regular expression it means."""
+    return "^" + "".join({"_": ".", "%": ".*"}.get(unit, unit) for unit in pattern) + "$"
+
+
+def test_a_motif_becomes_a_like_pattern_that_matches_the_same_regions_or_lets_through_more() -> None:
+    """Motifs of residues, `.` and `{n}` are exactly a LIKE pattern; with classes or `{n,m}` the pattern lets
+    through a superset, never fewer: checked on random regions and motifs cut from them."""
+    import random
+    import re
+
+    from abdb.domain.search import motif_like, motif_regex
+
+    assert motif_like(motif_regex("AR.{3}DY")) == ("%AR___DY%", True)
+    assert motif_like(motif_regex("^ARX")) == ("AR_%", True)
+    assert motif_like(motif_regex("A{2}$")) == ("%AA", True)
+    assert motif_like(motif_regex("W.{2,4}D")) == ("%W__%D%", False)
+    assert motif_like(motif_regex("[AG]R")) == ("%_R%", False)
+    rng = random.Random(12)
+    residues = "ACDEFGHIKLMNPQRSTVWY"
+    exact_checked = superset_checked = 0
+    for _ in range(3000):
+        region = "".join(rng.choice("ARGSYD") for _ in range(rng.randint(4, 16)))
+        start = rng.randrange(len(region) - 2)
+        motif = ""
+        for residue in region[start : start + rng.randint(2, 7)]:
+            roll = rng.random()
+            motif += (
+                "." if roll < 0.25 else f"[{residue}{rng.choice(residues)}]" if roll < 0.3
+                else f"{residue}{{2}}" if roll < 0.35 else f"{residue}{{1,2}}" if roll < 0.4 else residue
+            )  # fmt: skip
+        motif = ("^" if rng.random() < 0.2 else "") + motif + ("$" if rng.random() < 0.2 else "")
+        regex = motif_regex(motif)
+        pattern, exact = motif_like(regex)
+        for candidate in (region, *("".join(rng.choice("ARGSYD") for _ in range(10)) for _ in range(6))):
+            by_regex = re.search(regex, candidate) is not None
+            by_like = re.match(_like_as_regex(pattern), candidate) is not None
+            if exact:
+                assert by_regex == by_like, (motif, pattern, candidate)
+                exact_checked += 1
+            else:
+                assert by_like or not by_regex, (motif, pattern, candidate)
+                superset_checked += 1
+    assert exact_checked > 5000 and superset_checked > 5000
+
+
+def test_a_search_walks_only_when_the_sample_says_its_first_matches_come_early_in_name_order() -> None:
+    from abdb.repositories.cdr_walk import Sampled, walk_bound
+
+    # 1% of the table sampled, 4,000 rows of the region: 40 matches, the first after 100 rows (10,000 in the
+    # table, where the first 100 of its ~4,000 matches are expected); the index path would cost ~4,000 matches
+    early = Sampled(rows=4000, matches=40, share=0.01, all_visible=1.0, reached=(100, *range(200, 4000, 100)))
+    bound = walk_bound(early, limit=100)
+    assert bound >= 10_000
+    assert walk_bound(early, limit=100) > walk_bound(dataclasses.replace(early, all_visible=0.8), limit=100) > 0
+    late = dataclasses.replace(early, reached=(3900, *range(3901, 3940)))  # a template named last holds them
+    assert walk_bound(late, limit=100) == 0
+    assert walk_bound(dataclasses.replace(early, matches=0, reached=()), limit=100) == 0
+    assert walk_bound(early, limit=5000) == 0  # fewer matches expected than asked for: the index lists them all

@@ -36,6 +36,16 @@ class CdrSearchRow(Base):
             "ix_cdr_search_trigrams", "sequence", postgresql_using="gin", postgresql_ops={"sequence": "gin_trgm_ops"}
         ),
         Index("ix_cdr_search_residue_pairs", "residue_pairs", postgresql_using="gin"),
+        # dense searches walk it in result order and stop early, never visiting the table (cdr_walk)
+        Index(
+            "ix_cdr_search_by_name",
+            "region_type",
+            "numbering_scheme",
+            "antibody_name",
+            "chain_name",
+            "region_id",
+            postgresql_include=["antibody_sequence_id", "sequence"],
+        ),
     )
 
     antibody_sequence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
