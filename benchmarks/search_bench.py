@@ -4,9 +4,11 @@
 
 1. Loads N annotated antibodies (the therapeutics' variable domains with mutated CDRs, two chains each:
    2N CDR3s) with ``abdb import legacy-json``.
-2. Times each kind of search through the Python API (``search_regions``, what the CLI calls) on queries
-   drawn from the stored CDR3s, some mutated: exact, substring (a 5-residue piece), motif, ``--max-edits 1``
-   and ``2``, ``--max-substitutions 1``; reports p50, p95 and max in ms.
+2. After ``VACUUM ANALYZE`` (what autovacuum does after a load), times each kind of search through the
+   Python API (``search_regions``, what the CLI calls) on queries drawn from the stored CDR3s, some mutated:
+   exact, substring (a 5-residue piece), motif, ``--max-edits 1`` and ``2``, ``--max-substitutions 1``;
+   reports p50, p95 and max in ms, of a first pass over the queries (their pages may be read from disk) and
+   of a second (from memory).
 3. Recall: for a sample of queries, every CDR3 within K found by a full scan of the table with
    ``levenshtein()`` (no index, the reference) must be in the search's result, and nothing else.
 4. Index sizes, and the build time of each index dropped and built again on the loaded table; ``abdb stats``
@@ -133,16 +135,17 @@ def main() -> None:
             print(f"{len(cdr3s):,} CDR3s; the server's shared_buffers: {buffers}")
         database = Database(Settings(database_url=url))
         for kind, group in searches(cdr3s, arguments.queries, rng).items():
-            search_regions(database, group[0])  # warm the connection and caches once
-            timings = []
-            for search in group:
-                started = time.perf_counter()
-                search_regions(database, search)
-                timings.append((time.perf_counter() - started) * 1000)
-            p50, p95 = statistics.median(timings), percentile(timings, 0.95)
-            verdict = "ok" if p95 <= TARGETS[kind] else "over"
-            print(f"{kind:>16}: p50 {p50:7.1f} ms, p95 {p95:7.1f} ms, max {max(timings):7.1f} ms "
-                  f"(target p95 <= {TARGETS[kind]} ms: {verdict})")  # fmt: skip
+            search_regions(database, group[0])  # warm the connection once
+            for attempt in ("first", "again"):  # pages read for the first time, then from memory
+                timings = []
+                for search in group:
+                    started = time.perf_counter()
+                    search_regions(database, search)
+                    timings.append((time.perf_counter() - started) * 1000)
+                p50, p95 = statistics.median(timings), percentile(timings, 0.95)
+                verdict = "ok" if p95 <= TARGETS[kind] else "over"
+                print(f"{kind:>16}, {attempt}: p50 {p50:7.1f} ms, p95 {p95:7.1f} ms, max {max(timings):7.1f} ms "
+                      f"(target p95 <= {TARGETS[kind]} ms: {verdict})")  # fmt: skip
         sample = [q if i % 2 else mutated(q, rng) for i, q in enumerate(rng.sample(cdr3s, 6))]
         for k in (1, 2):
             total, wrong = recall(url, database, sample, k)

@@ -1,15 +1,6 @@
 """What a search asks and finds, and the pure parts of answering it exactly: motifs, distances, and the
-trigram bound that lets an index narrow an edit-distance search without losing a match.
-
-**Why the bound is exact.** pg_trgm pads a word with two spaces before and one after and compares the *sets*
-of its trigrams: similarity = |A |A n B| B| / |A | B|. Every residue of the padded query lies in at most three
-trigrams, so one substitution, insertion or deletion destroys at most three trigram occurrences of the query
-and creates at most three new ones. After K edits, |A |A n B| B| ≥ |A| - 3K (a trigram of A is lost only when all
-its occurrences are) and |A | B| ≤ |A| + 3K, so every string within K edits has similarity ≥
-(|A| - 3K) / (|A| + 3K). Asking the index for that similarity (a hair lower, for float rounding) therefore
-returns every match, and the exact distance is checked on what it returns. When |A| ≤ 3K the bound says
-nothing, and candidates come from the length window instead (a string within K edits differs in length by
-at most K).
+pieces of a query that let an index narrow an edit-distance search without losing a match (see
+pigeonhole_pieces).
 """
 
 from __future__ import annotations
@@ -148,21 +139,6 @@ def motif_like(regex: str) -> tuple[str, bool]:
     start = "" if regex.startswith("^") else "%"
     end = "" if regex.endswith("$") else "%"
     return re.sub("%+", "%", start + "".join(units) + end), exact
-
-
-def trigram_count(query: str) -> int:
-    """How many distinct trigrams pg_trgm makes of the query (two spaces before, one after, lower case)."""
-    padded = f"  {query.lower()} "
-    return len({padded[i : i + 3] for i in range(len(padded) - 2)})
-
-
-def similarity_bound(query: str, edits: int) -> float | None:
-    """The lowest pg_trgm similarity any string within ``edits`` edits of ``query`` can have (see above), or
-    None when the bound says nothing."""
-    trigrams = trigram_count(query)
-    if trigrams <= 3 * edits:
-        return None
-    return (trigrams - 3 * edits) / (trigrams + 3 * edits) - 1e-6
 
 
 MIN_PIECE = 3  # pg_trgm makes no trigram of an unanchored piece shorter than this

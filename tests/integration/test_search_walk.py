@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from abdb.database import Database
 from abdb.domain.search import RegionSearch, SearchKind, motif_like, motif_regex
@@ -105,3 +106,22 @@ def test_the_sample_of_a_small_table_finds_every_match_and_where_it_falls_in_nam
         if regex == "GYSSG":  # only late in name order: the index path
             assert walk_bound(sampled, limit=3) == 0
     assert motif_like(motif_regex("GYSSG")) == ("%GYSSG%", True)
+
+
+def test_a_search_gets_room_for_exact_candidate_bitmaps_but_never_less_than_the_server_gives(
+    database: Database,
+) -> None:
+    from abdb.repositories.search import SEARCH_WORK_MEM_KB, _exact_bitmaps
+
+    def work_mem_kb(session: Session) -> int:
+        return int(session.execute(text("SELECT setting FROM pg_settings WHERE name = 'work_mem'")).scalar_one())
+
+    with database.unit_of_work() as uow:
+        assert work_mem_kb(uow.session) < SEARCH_WORK_MEM_KB  # the server's default, 4 MB
+        _exact_bitmaps(uow.session)
+        assert work_mem_kb(uow.session) == SEARCH_WORK_MEM_KB
+    with database.unit_of_work() as uow:  # for that transaction only
+        assert work_mem_kb(uow.session) < SEARCH_WORK_MEM_KB
+        uow.session.execute(text("SET LOCAL work_mem = '1GB'"))
+        _exact_bitmaps(uow.session)
+        assert work_mem_kb(uow.session) == 1024 * 1024
