@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,9 @@ from benchmarks.synthetic import SyntheticAntibody, generate_antibodies, v2_docu
 
 
 def start_abdb(url: URL, *arguments: str) -> subprocess.Popen[str]:
-    """`abdb` in its own session, so a test can signal its whole process group as a terminal would."""
+    """`abdb` in its own session, so a test can signal its whole process group as a terminal would; Ctrl-C
+    back to its default, as a shell gives a foreground command (a test run started in the background, as
+    CI scripts are, inherits SIGINT ignored, and abdb rightly keeps it so)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ABDB_")}
     command = [sys.executable, "-m", "abdb", "--database-url", url.render_as_string(hide_password=False)]
     return subprocess.Popen(
@@ -27,7 +30,12 @@ def start_abdb(url: URL, *arguments: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_ctrl_c_by_default,
     )
+
+
+def _ctrl_c_by_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def process_running(pid: int) -> bool:
