@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from abdb.db.search_rows import rewrite_search_rows
+from abdb.domain.residue_pairs import selective_keys
 from abdb.domain.search import (
     RegionHit,
     RegionSearch,
@@ -120,7 +121,7 @@ def cdr_matches(
     if search.kind is SearchKind.MOTIF and regex is not None:
         where.append("x.residue_pairs @> CAST(:pairs AS smallint[])")
         where += motif_residues(regex, params, "x.sequence")
-        params["pairs"] = pairs
+        params["pairs"] = selective_keys(pairs, key_frequencies(session, pairs)) if pairs else pairs
     elif search.kind is not SearchKind.SUBSTRING:  # edits or substitutions
         where += within(search, params, "x.sequence", indexed=True)
         distance = "levenshtein_less_equal(x.sequence, :q, :k)"
@@ -143,6 +144,23 @@ def cdr_matches(
         "ORDER BY distance, antibody_name, chain_name, region_id LIMIT :limit"
     )
     return _ranked_hits(session, ranked, params)
+
+
+def key_frequencies(session: Session, keys: list[int]) -> dict[int, float]:
+    """The share of ``cdr_search``'s rows holding each of these residue-pair keys, as far as the planner's
+    statistics list it (its most common elements: a key left out is rarer than those listed); empty before
+    the table is analysed, or on a Citus coordinator."""
+    rows = session.execute(
+        text(
+            "SELECT e.key, e.share FROM pg_stats s, "
+            "unnest(CAST(CAST(s.most_common_elems AS text) AS smallint[]), s.most_common_elem_freqs) AS e(key, share) "
+            "WHERE s.schemaname = (SELECT n.nspname FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE t.oid = 'cdr_search'::regclass) AND s.tablename = 'cdr_search' AND s.attname = 'residue_pairs' "
+            "AND e.key = ANY(:keys)"
+        ),
+        {"keys": keys},
+    )
+    return {int(key): float(share) for key, share in rows}
 
 
 def _ranked_hits(session: Session, ranked: str, params: dict[str, Any]) -> list[RegionHit]:

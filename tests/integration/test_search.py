@@ -135,6 +135,29 @@ def test_exact_substring_and_motif_searches_match_python_on_the_same_regions(
         assert expected and _found(database, motif, SearchKind.MOTIF, 0) == expected
 
 
+def test_motifs_asked_of_their_rarer_residue_pairs_find_the_same_regions(
+    database: Database, stored: list[tuple[str, str, str]]
+) -> None:
+    """With statistics, a motif's commonest pairs are not asked of the index (abdb.domain.residue_pairs);
+    the regions found are still exactly those the motif matches."""
+    import re
+
+    from abdb.domain.residue_pairs import motif_pairs, selective_keys
+    from abdb.domain.search import motif_regex
+    from abdb.repositories.cdr_search import key_frequencies
+
+    with database.unit_of_work() as uow:
+        uow.session.execute(text("ANALYZE cdr_search"))
+    pruned = 0
+    for motif in ("AR.{3}YSS", "AR.{2}G.S", "YS.G.Y", "G.{2}YF.Y", "A.D.{2}Y"):
+        keys = motif_pairs(motif_regex(motif))
+        with database.unit_of_work() as uow:
+            pruned += len(selective_keys(keys, key_frequencies(uow.session, keys))) < len(keys)
+        expected = {(n, c, 0) for n, c, s in stored if re.search(motif, s)}
+        assert expected and _found(database, motif, SearchKind.MOTIF, 0) == expected, motif
+    assert pruned  # the statistics left some motif's commonest keys out
+
+
 def _heavy_ighv1_chains(database: Database) -> set[tuple[str, str]]:
     """(antibody, chain) of every heavy chain with an IGHV1 V gene, by SQL independent of the search."""
     with database.unit_of_work() as uow:
