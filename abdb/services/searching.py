@@ -114,14 +114,20 @@ class Statistics:
     j_genes: list[tuple[str, int]] = field(default_factory=list)
     cdr3_lengths: list[tuple[str, int, int]] = field(default_factory=list)  # chain type, length, count (IMGT)
     import_runs: list[tuple[str, int, int]] = field(default_factory=list)  # status, runs, inserted
+    cdr3_lengths_sampled: float | None = None  # the percent of antibodies the lengths were counted on, scaled up
 
 
 ESTIMATE_PAST = 1_000_000
+SAMPLE_LENGTHS_PAST = 500_000
+LENGTH_SAMPLE = 20_000  # antibodies whose CDR3s are counted when the histogram is estimated (~40,000 CDR3s)
 
 
 def statistics(target: Database | Settings, selection: Selection, top: int = 10) -> Statistics:
-    """Counts of the selected antibodies; the total comes from the planner's statistics past a million rows
-    when nothing is filtered (every other number is an exact aggregate)."""
+    """Counts of the selected antibodies. When nothing is filtered, the total comes from the planner's
+    statistics when they say a million antibodies or more, and past half a million the CDR3 length histogram
+    is counted on a random sample of about LENGTH_SAMPLE antibodies and scaled up to the total (exact, it
+    joined every CDR3 to its domain and chain: 2.3-2.6 s of `abdb stats`' 4-5 s at a million). Every other
+    number is an exact aggregate."""
     where, params = where_of(selection)
     with using(target) as database:
         database.require_head("`abdb stats`")
@@ -129,10 +135,19 @@ def statistics(target: Database | Settings, selection: Selection, top: int = 10)
             uow.exports.begin_snapshot()
             queries = uow.statistics
             estimate = queries.estimated_rows("antibody_sequences")
-            if selection == Selection() and estimate >= ESTIMATE_PAST:
+            everything = selection == Selection()
+            if everything and estimate >= ESTIMATE_PAST:
                 total, estimated = estimate, True
             else:
                 total, estimated = queries.antibodies(where, params), False
+            sampled: float | None = None
+            if everything and estimate >= SAMPLE_LENGTHS_PAST:
+                sampled = min(100.0, 100 * LENGTH_SAMPLE / estimate)
+                lengths, kept = queries.region_lengths_sampled("CDR3", "IMGT", sampled)
+                scale = total / kept if kept else 0
+                lengths = [(chain_type, length, round(count * scale)) for chain_type, length, count in lengths]
+            else:
+                lengths = queries.region_lengths("CDR3", "IMGT", where, params)
             return Statistics(
                 total,
                 estimated,
@@ -141,8 +156,9 @@ def statistics(target: Database | Settings, selection: Selection, top: int = 10)
                 queries.feature_values("species", where, params, top),
                 queries.feature_values("V gene", where, params, top),
                 queries.feature_values("J gene", where, params, top),
-                queries.region_lengths("CDR3", "IMGT", where, params),
+                lengths,
                 queries.import_runs(),
+                sampled,
             )
 
 

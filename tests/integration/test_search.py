@@ -289,6 +289,34 @@ def test_stats_count_what_is_stored_and_say_the_same_as_json(
     assert dataclasses.asdict(only)["antibodies"] == len(NEIGHBOURS)
 
 
+def test_stats_of_a_big_database_count_cdr3_lengths_on_a_sample_scaled_to_the_total_and_say_so(
+    cli: CliInvoker, database: Database, stored: list[tuple[str, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SAMPLE_LENGTHS_PAST antibodies (lowered here), unfiltered: the histogram comes from a random
+    sample of the antibodies, scaled to the total. A sample of every antibody gives the exact counts; a
+    smaller one counts fewer CDR3s and scales them up."""
+    import abdb.services.searching as searching
+
+    with database.unit_of_work() as uow:
+        uow.session.execute(text("ANALYZE antibody_sequences"))
+    exact = statistics(database, Selection())
+    assert exact.cdr3_lengths_sampled is None
+    monkeypatch.setattr(searching, "SAMPLE_LENGTHS_PAST", 10)
+    monkeypatch.setattr(searching, "LENGTH_SAMPLE", 1_000_000)  # 100%: every antibody
+    whole = statistics(database, Selection())
+    assert whole.cdr3_lengths_sampled == 100.0 and whole.cdr3_lengths == exact.cdr3_lengths
+    monkeypatch.setattr(searching, "LENGTH_SAMPLE", exact.antibodies // 2)  # about half of them
+    half = statistics(database, Selection())
+    assert half.cdr3_lengths_sampled is not None and 20 < half.cdr3_lengths_sampled < 80
+    total = sum(count for _, _, count in half.cdr3_lengths)
+    assert half.cdr3_lengths != exact.cdr3_lengths and abs(total - len(stored)) < 0.25 * len(stored)
+    assert statistics(database, Selection(name="n-*")).cdr3_lengths_sampled is None  # filtered: exact
+    code, output = cli("stats")
+    assert code == 0 and "estimated: counted on a random" in output
+    code, output = cli("stats", "--json")
+    assert code == 0 and 20 < json.loads(output)["cdr3_lengths_sampled"] < 80
+
+
 def test_the_documented_python_search_example_runs(
     database: Database, stored: list[tuple[str, str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
