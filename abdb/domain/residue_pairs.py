@@ -82,21 +82,21 @@ def motif_pairs(regex: str) -> list[int]:
     return sorted(keys)
 
 
-# A key as common as three times the rarest one asked for costs more to read from the index than it removes:
-# measured at a million antibodies, the candidates of `AR.{3}SG` (a pair in 8% of the rows, the rarest in 2%)
-# came 23 ms without the commonest keys against 32 ms with all five (the same 11,862 matches). Fewer than
-# three keys can let through many times the candidates (`GR.{3}YV` on one key: 91 ms against 14).
-COMMON_KEY_RATIO = 3.0
+# Each key asked of the index is a posting list to read, and the common ones are long (`AR` one residue apart:
+# 8% of all rows); what a motif's rarest keys let through, its commoner ones rarely remove. Measured at a
+# million antibodies on 33 motifs, from memory: the three rarest keys and every key under 2% of the rows
+# took 690 ms in all against 850 ms for every key (`AR.{3}SG` 41 -> 28 ms, `AR.{3}YY` 78 -> 69 ms); two keys
+# let through many times the candidates (`AR.{3}YY`: 131 ms), and dropping the short lists can cost more
+# than reading them (`VK.{3}IT`: 18 ms on its three rarest keys, 4 ms with a fourth held by 1% of the rows).
 FEWEST_KEYS = 3
+CHEAP_SHARE = 0.02
 
 
 def selective_keys(keys: list[int], frequency: dict[int, float]) -> list[int]:
-    """The keys worth asking of the index: the rarer ones, ``frequency`` being each key's share of the rows
-    (the planner's statistics; a key it does not list is rarer than any it does). Any subset of a motif's
-    keys is still held by every match, so which keys are asked changes the speed, never the result."""
-    if len(keys) <= FEWEST_KEYS:
-        return keys
+    """The keys worth asking of the index: the FEWEST_KEYS rarest and every key held by under CHEAP_SHARE of
+    the rows; ``frequency`` is each key's share of the rows (the planner's statistics: a key they do not
+    list is rarer than any they do). Any subset of a motif's keys is held by every match, so which keys are
+    asked changes the speed, never the result."""
     ranked = sorted(keys, key=lambda key: frequency.get(key, 0.0))
-    rarest = frequency.get(ranked[0], 0.0)
-    kept = [key for key in ranked if frequency.get(key, 0.0) <= COMMON_KEY_RATIO * rarest]
-    return sorted(ranked[: max(len(kept), FEWEST_KEYS)])
+    cheap = {key for key in keys if frequency.get(key, 0.0) < CHEAP_SHARE}
+    return sorted(cheap.union(ranked[:FEWEST_KEYS]))

@@ -136,16 +136,16 @@ def test_pigeonhole_pieces_cover_the_query_and_one_survives_any_k_edits() -> Non
         assert any(piece in edited for piece in pieces), (query, edited, pieces)
 
 
-def test_a_motif_asks_the_index_for_its_rarer_pairs_and_never_fewer_than_three() -> None:
+def test_a_motif_asks_the_index_for_its_three_rarest_pairs_and_every_rare_one() -> None:
     from abdb.domain.residue_pairs import selective_keys
 
-    keys = [1, 2, 3, 4, 5]
-    shares = {1: 0.1, 2: 0.03, 3: 0.035, 4: 0.2, 5: 0.06}
-    assert selective_keys(keys, shares) == [2, 3, 5]  # 0.1 and 0.2 are over three times 0.03
-    assert selective_keys(keys, {**shares, 3: 0.5, 5: 0.5}) == [1, 2, 4]  # three kept, the rarest
-    assert selective_keys(keys, {1: 0.01}) == [2, 3, 4, 5]  # unlisted keys are the rarest: 0 each
+    keys = [1, 2, 3, 4, 5, 6]
+    shares = {1: 0.1, 2: 0.03, 3: 0.035, 4: 0.2, 5: 0.06, 6: 0.08}
+    assert selective_keys(keys, shares) == [2, 3, 5]  # the three rarest
+    assert selective_keys(keys, {**shares, 3: 0.018, 4: 0.015, 5: 0.019, 6: 0.001}) == [3, 4, 5, 6]  # all under 2%
+    assert selective_keys(keys, {1: 0.5, 2: 0.5}) == [3, 4, 5, 6]  # unlisted keys are rarer than any listed
     assert selective_keys(keys, {}) == keys  # no statistics: every key
-    assert selective_keys([7, 8, 9], {7: 0.9, 8: 0.01, 9: 0.5}) == [7, 8, 9]
+    assert selective_keys([7, 8], {7: 0.9, 8: 0.5}) == [7, 8]
 
 
 def test_motif_pairs_are_held_by_every_region_the_motif_matches() -> None:
