@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -229,6 +230,15 @@ def _name(hmm: HMM[Any]) -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
+_NOT_INSERTION = re.compile(r"[^.]")
+
+
+def _reference_line(model_line: str) -> str:
+    """hmmscan's RF line of an alignment: 'x' for each model column (match or delete), '.' for insertions
+    (a character at a time, this took 4% of the engine's time on full-length chains)."""
+    return "x" * len(model_line) if "." not in model_line else _NOT_INSERTION.sub("x", model_line)
+
+
 def _hsp(hit: Any, domain: Any) -> _Hsp:
     alignment = domain.alignment
     name = hit.name.decode() if isinstance(hit.name, bytes) else str(hit.name)
@@ -247,7 +257,7 @@ def _hsp(hit: Any, domain: Any) -> _Hsp:
         hit_end=alignment.hmm_to,
         # hmmscan's RF line: 'x' for model (match or delete) columns, '.' for insertions
         aln_annotation={
-            "RF": "".join("." if column == "." else "x" for column in alignment.hmm_sequence),
+            "RF": _reference_line(alignment.hmm_sequence),
             "PP": alignment.posterior_probabilities,
         },
     )

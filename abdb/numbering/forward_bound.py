@@ -80,45 +80,69 @@ class ModelFilters:
 
 
 def bias_log_odds(codes: np.ndarray, filters: ModelFilters) -> np.ndarray:
-    """fh per model, in nats: log of the Forward sum of the bias-filter HMM over the chain ``codes`` (digital),
-    emissions as odds against the background (the normal state's are 1), transitions as HMMER sets them for a
-    chain of this length. Products of 2x2 matrices reduced pairwise, rescaled at every level."""
-    n = len(codes)
+    """fh per model, in nats, for one chain (``bias_log_odds_of_chains`` of that chain alone)."""
+    return bias_log_odds_of_chains([codes], filters)[0]
+
+
+RESCALE_EVERY = 3  # levels of the reduction between rescalings: 8 products of entries <= 1 stay <= 2^255
+
+
+def bias_log_odds_of_chains(chains: Sequence[np.ndarray], filters: ModelFilters) -> np.ndarray:
+    """fh per chain and model (chains, models), in nats: log of the Forward sum of the bias-filter HMM over
+    each chain's ``codes`` (digital), emissions as odds against the background (the normal state's are 1),
+    transitions as HMMER sets them for a chain of that length.
+
+    The Forward sum is the start vector times the product of one 2x2 matrix per residue after the first;
+    the products are reduced pairwise, every chain and model at once (shorter chains padded with the
+    identity), each matrix held as its four entries (elementwise products: numpy's batched matmul is slow on
+    2x2), rescaled every RESCALE_EVERY levels with the scale kept per matrix."""
+    lengths = [len(codes) for codes in chains]
     models = filters.odds.shape[0]
-    emitted = filters.odds[:, codes]  # (models, n): the biased state's odds at each residue
-    p1 = n / (n + 1.0)
-    transitions = np.empty((models, 2, 2))
-    transitions[:, 0, 0], transitions[:, 0, 1] = p1, 1.0 - p1
-    transitions[:, 1, 0] = 1.0 / (filters.biased_length + 1.0)
-    transitions[:, 1, 1] = filters.biased_length / (filters.biased_length + 1.0)
-    start = np.stack([np.full(models, _FILTER_START[0]), _FILTER_START[1] * emitted[:, 0]], axis=1)  # (models, 2)
-    log_scale = np.zeros(models)
-    if n > 1:
-        steps = np.repeat(transitions[:, None, :, :], n - 1, axis=1)  # (models, n-1, 2, 2)
-        steps[:, :, :, 1] *= emitted[:, 1:, None]  # into the biased state: times its odds; the normal state's are 1
-        scales = np.zeros((models, n - 1))
-        while steps.shape[1] > 1:
-            if steps.shape[1] % 2:
-                steps = np.concatenate([steps, np.broadcast_to(np.eye(2), (models, 1, 2, 2))], axis=1)
-                scales = np.concatenate([scales, np.zeros((models, 1))], axis=1)
-            steps = steps[:, 0::2] @ steps[:, 1::2]
-            scales = scales[:, 0::2] + scales[:, 1::2]
-            largest = steps.max(axis=(2, 3))
-            steps = steps / largest[:, :, None, None]
+    width = 1 << max(max(lengths) - 2, 0).bit_length()  # a power of two >= the longest chain's steps
+    stay = filters.biased_length / (filters.biased_length + 1.0)  # biased -> biased
+    a = np.ones((len(chains), models, width))  # normal -> normal
+    b = np.zeros_like(a)  # normal -> biased, times the odds
+    c = np.zeros_like(a)  # biased -> normal
+    d = np.ones_like(a)  # biased -> biased, times the odds
+    start = np.empty((len(chains), models, 2))
+    for index, codes in enumerate(chains):
+        n = len(codes)
+        emitted = filters.odds[:, codes]  # (models, n): the biased state's odds at each residue
+        start[index, :, 0], start[index, :, 1] = _FILTER_START[0], _FILTER_START[1] * emitted[:, 0]
+        p1 = n / (n + 1.0)
+        a[index, :, : n - 1] = p1
+        b[index, :, : n - 1] = (1.0 - p1) * emitted[:, 1:]
+        c[index, :, : n - 1] = (1.0 - stay)[:, None]
+        d[index, :, : n - 1] = stay[:, None] * emitted[:, 1:]
+    scales = np.zeros_like(a)
+    level = 0
+    while a.shape[2] > 1:
+        a1, b1, c1, d1 = a[:, :, 0::2], b[:, :, 0::2], c[:, :, 0::2], d[:, :, 0::2]
+        a2, b2, c2, d2 = a[:, :, 1::2], b[:, :, 1::2], c[:, :, 1::2], d[:, :, 1::2]
+        a, b, c, d = a1 * a2 + b1 * c2, a1 * b2 + b1 * d2, c1 * a2 + d1 * c2, c1 * b2 + d1 * d2
+        scales = scales[:, :, 0::2] + scales[:, :, 1::2]
+        level += 1
+        if level % RESCALE_EVERY == 0 or a.shape[2] == 1:
+            largest = np.maximum(np.maximum(a, b), np.maximum(c, d))
+            a, b, c, d = a / largest, b / largest, c / largest, d / largest
             scales = scales + np.log(largest)
-        start = np.einsum("mi,mij->mj", start, steps[:, 0])
-        log_scale = scales[:, 0]
-    log_odds: np.ndarray = np.log(start.sum(axis=1)) + log_scale  # end transitions are 1: length imposed outside
+    normal = start[:, :, 0] * a[:, :, 0] + start[:, :, 1] * c[:, :, 0]
+    biased = start[:, :, 0] * b[:, :, 0] + start[:, :, 1] * d[:, :, 0]
+    log_odds: np.ndarray = np.log(normal + biased) + scales[:, :, 0]  # end transitions are 1: length imposed outside
     return log_odds
 
 
-def forward_threshold(codes: np.ndarray, filters: ModelFilters, threshold_bits: float) -> float:
-    """F3 for one chain: passes every model that could give a domain of ``threshold_bits``."""
-    n = len(codes)
-    if n == 0:
-        return DEFAULT_F3
-    fh_bits = bias_log_odds(codes, filters) / _LN2
-    needed = threshold_bits - ROUNDING_BITS - length_term(n) - fh_bits - FLOAT_MARGIN_BITS
-    # esl_exp_surv: P(score >= x) = exp(-lambda (x - tau)) above tau, 1 below
-    survival = np.where(needed < filters.tau, 1.0, np.exp(-filters.lam * (needed - filters.tau)))
-    return float(min(DEFAULT_F3, survival.max()))
+def forward_thresholds(chains: Sequence[np.ndarray], filters: ModelFilters, threshold_bits: float) -> list[float]:
+    """F3 for each chain (digital codes): passes every model that could give a domain of ``threshold_bits``."""
+    measured = [codes for codes in chains if len(codes)]
+    fh_bits = iter(bias_log_odds_of_chains(measured, filters) / _LN2 if measured else [])
+    thresholds = []
+    for codes in chains:
+        if not len(codes):
+            thresholds.append(DEFAULT_F3)
+            continue
+        needed = threshold_bits - ROUNDING_BITS - length_term(len(codes)) - next(fh_bits) - FLOAT_MARGIN_BITS
+        # esl_exp_surv: P(score >= x) = exp(-lambda (x - tau)) above tau, 1 below
+        survival = np.where(needed < filters.tau, 1.0, np.exp(-filters.lam * (needed - filters.tau)))
+        thresholds.append(float(min(DEFAULT_F3, survival.max())))
+    return thresholds

@@ -69,11 +69,13 @@ def germline_assignment(
         return genes
     if species and not all(name in germlines["V"][chain_type] for name in species):
         return {}
-    states = dict(state_vector)
-    state_sequence = "".join(
-        sequence[states[(i, "m")]].upper() if states.get((i, "m")) is not None else "-" for i in range(1, 129)
-    )
-    state = np.frombuffer(state_sequence.encode("ascii"), dtype=np.uint8)
+    # the residue at each match state 1-128, '-' where there is none: one pass over the alignment, the last
+    # entry of a state winning as in ANARCI's dict(state_vector)
+    state_sequence = bytearray(b"-" * 128)
+    for (number, kind), index in state_vector:
+        if kind == "m" and 1 <= number <= 128:
+            state_sequence[number - 1] = ord(sequence[index].upper()) if index is not None else ord("-")
+    state = np.frombuffer(bytes(state_sequence), dtype=np.uint8)
     best_v = _germline_tables(chain_type, species)["V"].best(state)
     if best_v is None:
         return genes

@@ -21,7 +21,7 @@ from pyhmmer.easel import Alphabet, DigitalSequence
 from pyhmmer.plan7 import HMM, Background, OptimizedProfileBlock, Pipeline, Profile
 
 from abdb.numbering.flush_to_zero import flush_to_zero
-from abdb.numbering.forward_bound import ModelFilters, forward_threshold
+from abdb.numbering.forward_bound import ModelFilters, forward_thresholds
 
 Reported = list[tuple[Any, Any]]  # (hit, domain), per chain
 
@@ -86,10 +86,8 @@ class ProfileScanner:
         """The domains of each chain that reach ``bit_score_threshold`` (rounded to 0.1 bit, as ANARCI reads
         them), exactly as ``reference_scan`` reports them."""
         block, filters = self._block(hmms)
-        thresholds = [
-            forward_threshold(np.frombuffer(bytes(sequence.sequence), dtype=np.uint8), filters, bit_score_threshold)
-            for sequence in sequences
-        ]
+        codes = [np.frombuffer(bytes(sequence.sequence), dtype=np.uint8) for sequence in sequences]
+        thresholds = forward_thresholds(codes, filters, bit_score_threshold)
         found = []
         with flush_to_zero(self.ftz):
             for sequence, f3 in zip(sequences, thresholds, strict=True):
