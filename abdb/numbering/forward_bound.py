@@ -23,7 +23,7 @@ if a domain ever scores above its chain's bound.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +81,8 @@ class ModelFilters:
 
 def bias_log_odds(codes: np.ndarray, filters: ModelFilters) -> np.ndarray:
     """fh per model, in nats, for one chain (``bias_log_odds_of_chains`` of that chain alone)."""
-    return bias_log_odds_of_chains([codes], filters)[0]
+    log_odds: np.ndarray = bias_log_odds_of_chains([codes], filters)[0]
+    return log_odds
 
 
 RESCALE_EVERY = 3  # levels of the reduction between rescalings: 8 products of entries <= 1 stay <= 2^255
@@ -135,7 +136,7 @@ def bias_log_odds_of_chains(chains: Sequence[np.ndarray], filters: ModelFilters)
 def forward_thresholds(chains: Sequence[np.ndarray], filters: ModelFilters, threshold_bits: float) -> list[float]:
     """F3 for each chain (digital codes): passes every model that could give a domain of ``threshold_bits``."""
     measured = [codes for codes in chains if len(codes)]
-    fh_bits = iter(bias_log_odds_of_chains(measured, filters) / _LN2 if measured else [])
+    fh_bits: Iterator[np.ndarray] = iter(bias_log_odds_of_chains(measured, filters) / _LN2 if measured else [])
     thresholds = []
     for codes in chains:
         if not len(codes):

@@ -15,7 +15,14 @@ from pyhmmer.easel import Alphabet, TextSequence
 from abdb.numbering.anarci_engine import AnarciEngine, _hmms
 from abdb.numbering.engine import ChainNumbering, EngineSettings
 from abdb.numbering.flush_to_zero import AVAILABLE, current_mxcsr, flush_to_zero
-from abdb.numbering.forward_bound import ModelFilters, bias_log_odds, length_term
+from abdb.numbering.forward_bound import (
+    DEFAULT_F3,
+    ModelFilters,
+    bias_log_odds,
+    bias_log_odds_of_chains,
+    forward_thresholds,
+    length_term,
+)
 from abdb.numbering.hmmer_scan import ProfileScanner, reference_scan
 from tests.numbering.identity_corpus import identity_corpus
 
@@ -109,12 +116,14 @@ def test_pyhmmer_is_the_minor_version_the_bound_mirrors() -> None:
 
 
 def test_the_bias_filter_log_odds_equals_a_plain_forward_sum() -> None:
-    """The pairwise matrix reduction against the textbook recursion, on chains short and long."""
+    """The pairwise matrix reduction against the textbook recursion, on chains short and long, one at a time
+    and all at once."""
     rng = np.random.default_rng(3)
     models, codes_count = 3, 29
     filters = ModelFilters(
         rng.uniform(0.2, 3.0, (models, codes_count)), np.array([14.0, 15.5, 12.25]), np.zeros(3), np.ones(3)
     )
+    chains, sums = [], []
     for n in (1, 2, 3, 7, 128, 1001):
         codes = rng.integers(0, 20, n)
         expected = []
@@ -131,6 +140,11 @@ def test_the_bias_filter_log_odds_equals_a_plain_forward_sum() -> None:
                 normal, biased, log_scale = normal / scale, biased / scale, log_scale + math.log(scale)
             expected.append(math.log(normal + biased) + log_scale)
         assert np.allclose(bias_log_odds(codes, filters), expected, rtol=1e-12, atol=1e-9), n
+        chains.append(codes)
+        sums.append(expected)
+    # every chain of a call at once, the shorter ones padded: the same sums
+    assert np.allclose(bias_log_odds_of_chains(chains, filters), sums, rtol=1e-12, atol=1e-9)
+    assert forward_thresholds([np.array([], dtype=np.uint8)], filters, 80.0) == [DEFAULT_F3]
 
 
 def test_pruning_stops_models_that_cannot_reach_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
