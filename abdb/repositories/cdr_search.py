@@ -36,6 +36,11 @@ HAMMING = (
 )
 
 
+def searched(search: RegionSearch) -> dict[str, Any]:
+    """The parameters every search statement shares: the query, the limit, the scheme and the region."""
+    return {"q": search.query, "limit": search.limit, "scheme": search.scheme, "region": search.region.value}
+
+
 def asked_of_residues(search: RegionSearch, params: dict[str, Any], column: str) -> list[str]:
     """Clauses over ``column`` for the length asked for (``--length``) and, for substring searches, the
     substring."""
@@ -86,8 +91,7 @@ def walked_matches(
     """The first ``search.limit`` CDRs of a substring or motif search without chain filters, walked in name
     order (abdb.repositories.cdr_walk), or None when the walk is not tried or ends before finding them.
     ``walk``: the entries to walk; None to decide by a sample of the table."""
-    params: dict[str, Any] = {"q": search.query, "limit": search.limit, "scheme": search.scheme}
-    params["region"] = search.region.value
+    params = searched(search)
     residues = asked_of_residues(search, params, "x.sequence")
     if search.kind is SearchKind.MOTIF and regex is not None:
         residues += motif_residues(regex, params, "x.sequence")
@@ -111,7 +115,7 @@ def cdr_matches(
     """The first ``search.limit`` CDRs matching ``search`` (substring, motif — ``regex`` and its residue
     ``pairs`` — or within K edits or substitutions), by distance, antibody name, chain name; ``chain_filters``
     are clauses over the chain ``c`` (their values already in ``params``)."""
-    params.update(q=search.query, limit=search.limit, scheme=search.scheme, region=search.region.value)
+    params.update(searched(search))
     # `|| ''`: region and scheme are checked on the candidates, never asked of ix_cdr_search_by_name, which
     # the planner would otherwise AND with the trigram bitmap (all 2,000,000 CDR3 entries of a million
     # antibodies read into a bitmap: 280 ms of a 320 ms substitution search, measured)

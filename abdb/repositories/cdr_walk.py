@@ -36,10 +36,14 @@ class Sampled:
     """What a sample of ``cdr_search``'s pages says about a search."""
 
     rows: int  # rows of the region and scheme asked for, in the sample
-    matches: int  # of them, matching the search
     share: float  # the sample's share of the table (0-1]
     all_visible: float  # the share of the table's pages marked all-visible (an index-only walk needs them)
     reached: tuple[int, ...]  # for each sampled match in name order: sampled rows up to it, inclusive
+
+    @property
+    def matches(self) -> int:
+        """The sampled rows matching the search."""
+        return len(self.reached)
 
 
 def walk_bound(sampled: Sampled, limit: int) -> int:
@@ -90,7 +94,7 @@ def sample(session: Session, residues: list[str], params: dict[str, Any]) -> Sam
         ),
         {**params, "percent": percent},
     ).one()
-    return Sampled(rows, len(reached), percent / 100, all_visible, tuple(reached))
+    return Sampled(rows, percent / 100, all_visible, tuple(reached))
 
 
 def walked(residues: list[str]) -> str:

@@ -16,7 +16,7 @@ from abdb.domain.residue_pairs import SEARCHED_REGIONS, motif_pairs
 from abdb.domain.search import RegionHit, RegionSearch, SearchKind, pigeonhole_pieces
 from abdb.domain.selection import like_pattern
 from abdb.repositories.cdr_search import GENE as _GENE
-from abdb.repositories.cdr_search import asked_of_residues, cdr_matches, walked_matches, within
+from abdb.repositories.cdr_search import asked_of_residues, cdr_matches, searched, walked_matches, within
 
 
 def _filters(search: RegionSearch, params: dict[str, Any]) -> list[str]:
@@ -70,20 +70,25 @@ RANKED_PER_RESULT = 4  # regions ranked by name for each one asked for, before t
 SEARCH_WORK_MEM_KB = 64 * 1024
 
 
-def _exact_bitmaps(session: Session) -> None:
-    """Give this transaction's searches room for exact candidate bitmaps (never less than the server's)."""
-    session.execute(
-        text(
-            "SELECT set_config('work_mem', :kb || 'kB', true) "
-            "WHERE (SELECT setting::bigint FROM pg_settings WHERE name = 'work_mem') < :kb"
-        ),
-        {"kb": SEARCH_WORK_MEM_KB},
-    )
-
-
 class SearchQueries:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._roomy: Any = None  # the transaction whose work_mem _exact_bitmaps raised
+
+    def _exact_bitmaps(self) -> None:
+        """Give this transaction's searches room for exact candidate bitmaps (never less than the server's):
+        once per transaction, not per statement (an edit search asks once per distance)."""
+        transaction = self.session.get_transaction()
+        if transaction is not None and transaction is self._roomy:
+            return
+        self.session.execute(
+            text(
+                "SELECT set_config('work_mem', :kb || 'kB', true) "
+                "WHERE (SELECT setting::bigint FROM pg_settings WHERE name = 'work_mem') < :kb"
+            ),
+            {"kb": SEARCH_WORK_MEM_KB},
+        )
+        self._roomy = self.session.get_transaction()
 
     def regions(self, search: RegionSearch, regex: str | None = None, *, walk: int | None = None) -> list[RegionHit]:
         """Regions matching ``search`` (``regex``: the motif as a POSIX expression), closest first, then by
@@ -99,7 +104,7 @@ class SearchQueries:
         A substring or motif of a CDR without chain filters may be answered by a walk in name order first
         (abdb.repositories.cdr_walk): ``walk`` is how many CDRs it may walk; None to decide by a sample of the
         table, 0 never to walk."""
-        _exact_bitmaps(self.session)
+        self._exact_bitmaps()
         if search.region in SEARCHED_REGIONS and search.kind is not SearchKind.EXACT:
             found: dict[str, Any] = {}
             chain_filters = _filters(search, found)
@@ -110,8 +115,7 @@ class SearchQueries:
             pairs = motif_pairs(regex) if regex is not None else None
             if _narrowed_by_cdr_indexes(search, pairs):
                 return cdr_matches(self.session, search, chain_filters, found, regex, pairs)
-        params: dict[str, Any] = {"q": search.query, "limit": search.limit, "scheme": search.scheme}
-        params["region"] = search.region.value
+        params = searched(search)
         matching = [f"r.region_type = '{search.region.value}'", *asked_of_residues(search, params, "r.sequence")]
         distance = "0"
         if search.kind is SearchKind.EXACT:
@@ -181,7 +185,7 @@ class SearchQueries:
     ) -> list[tuple[uuid.UUID, str, str, str, str, str, int, str | None, str | None]]:
         """Variable domains of the scheme within ``max_edits`` edits of the query (by length window), closest
         first: (antibody id, name, chain, chain type, scheme, residues, distance, V gene, J gene)."""
-        _exact_bitmaps(self.session)
+        self._exact_bitmaps()
         params: dict[str, Any] = {"q": search.query, "k": max_edits, "length": len(search.query)}
         params["scheme"] = search.scheme
         where = [

@@ -111,17 +111,22 @@ def test_the_sample_of_a_small_table_finds_every_match_and_where_it_falls_in_nam
 def test_a_search_gets_room_for_exact_candidate_bitmaps_but_never_less_than_the_server_gives(
     database: Database,
 ) -> None:
-    from abdb.repositories.search import SEARCH_WORK_MEM_KB, _exact_bitmaps
+    from abdb.repositories.search import SEARCH_WORK_MEM_KB
 
     def work_mem_kb(session: Session) -> int:
         return int(session.execute(text("SELECT setting FROM pg_settings WHERE name = 'work_mem'")).scalar_one())
 
+    search = RegionSearch("ARDRGYY", SearchKind.EDITS, 1)
     with database.unit_of_work() as uow:
         assert work_mem_kb(uow.session) < SEARCH_WORK_MEM_KB  # the server's default, 4 MB
-        _exact_bitmaps(uow.session)
+        uow.search.regions(search)
+        assert work_mem_kb(uow.session) == SEARCH_WORK_MEM_KB
+        uow.commit()  # a new transaction: the next search raises it again
+        assert work_mem_kb(uow.session) < SEARCH_WORK_MEM_KB
+        uow.search.regions(search)
         assert work_mem_kb(uow.session) == SEARCH_WORK_MEM_KB
     with database.unit_of_work() as uow:  # for that transaction only
         assert work_mem_kb(uow.session) < SEARCH_WORK_MEM_KB
         uow.session.execute(text("SET LOCAL work_mem = '1GB'"))
-        _exact_bitmaps(uow.session)
+        uow.search.regions(search)
         assert work_mem_kb(uow.session) == 1024 * 1024
