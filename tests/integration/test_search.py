@@ -310,6 +310,7 @@ def test_stats_of_a_big_database_count_cdr3_lengths_on_a_sample_scaled_to_the_to
     assert half.cdr3_lengths_sampled is not None and 20 < half.cdr3_lengths_sampled < 80
     total = sum(count for _, _, count in half.cdr3_lengths)
     assert half.cdr3_lengths != exact.cdr3_lengths and abs(total - len(stored)) < 0.25 * len(stored)
+    assert statistics(database, Selection()).cdr3_lengths == half.cdr3_lengths  # the same sample again
     assert statistics(database, Selection(name="n-*")).cdr3_lengths_sampled is None  # filtered: exact
     code, output = cli("stats")
     assert code == 0 and "estimated: counted on a random" in output
