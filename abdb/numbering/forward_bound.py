@@ -23,7 +23,7 @@ if a domain ever scores above its chain's bound.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,7 +85,13 @@ def bias_log_odds(codes: np.ndarray, filters: ModelFilters) -> np.ndarray:
     return log_odds
 
 
-RESCALE_EVERY = 3  # levels of the reduction between rescalings: 8 products of entries <= 1 stay <= 2^255
+# Levels of the reduction between rescalings: a product of 8 steps of odds below ~50 stays far inside float64,
+# and after a rescaling (entries <= 1) three levels give entries <= 2^7.
+RESCALE_EVERY = 3
+# Chains reduced together share one padded width: at most this many steps in all (chains x width) per group,
+# so that a call with many chains, or with one very long one, does not build arrays of every chain at the
+# longest width (29 models x 16,384 steps x 8 bytes: 3.8 MB an array).
+STEPS_PER_GROUP = 1 << 14
 
 
 def bias_log_odds_of_chains(chains: Sequence[np.ndarray], filters: ModelFilters) -> np.ndarray:
@@ -135,15 +141,31 @@ def bias_log_odds_of_chains(chains: Sequence[np.ndarray], filters: ModelFilters)
 
 def forward_thresholds(chains: Sequence[np.ndarray], filters: ModelFilters, threshold_bits: float) -> list[float]:
     """F3 for each chain (digital codes): passes every model that could give a domain of ``threshold_bits``."""
-    measured = [codes for codes in chains if len(codes)]
-    fh_bits: Iterator[np.ndarray] = iter(bias_log_odds_of_chains(measured, filters) / _LN2 if measured else [])
+    fh_bits = [np.empty(0)] * len(chains)
+    for group in _groups([index for index, codes in enumerate(chains) if len(codes)], chains):
+        for index, log_odds in zip(group, bias_log_odds_of_chains([chains[i] for i in group], filters), strict=True):
+            fh_bits[index] = log_odds / _LN2
     thresholds = []
-    for codes in chains:
+    for codes, bits in zip(chains, fh_bits, strict=True):
         if not len(codes):
             thresholds.append(DEFAULT_F3)
             continue
-        needed = threshold_bits - ROUNDING_BITS - length_term(len(codes)) - next(fh_bits) - FLOAT_MARGIN_BITS
-        # esl_exp_surv: P(score >= x) = exp(-lambda (x - tau)) above tau, 1 below
-        survival = np.where(needed < filters.tau, 1.0, np.exp(-filters.lam * (needed - filters.tau)))
+        needed = threshold_bits - ROUNDING_BITS - length_term(len(codes)) - bits - FLOAT_MARGIN_BITS
+        # esl_exp_surv: P(score >= x) = exp(-lambda (x - tau)) above tau, 1 below (exp(0): no exp overflows on
+        # the side np.where would have discarded, with a RuntimeWarning on stderr)
+        survival = np.exp(-filters.lam * np.maximum(needed - filters.tau, 0.0))
         thresholds.append(float(min(DEFAULT_F3, survival.max())))
     return thresholds
+
+
+def _groups(indices: list[int], chains: Sequence[np.ndarray]) -> list[list[int]]:
+    """The chains (by index) in groups reduced together, shortest first: a group's chains times the padded
+    width of its longest stay within STEPS_PER_GROUP (a chain longer than that is a group alone)."""
+    groups: list[list[int]] = []
+    for index in sorted(indices, key=lambda i: len(chains[i])):
+        width = 1 << max(len(chains[index]) - 2, 0).bit_length()
+        if groups and (len(groups[-1]) + 1) * width <= STEPS_PER_GROUP:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups

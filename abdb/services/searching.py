@@ -11,6 +11,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from abdb.config import Settings
 from abdb.database import Database, using
@@ -27,6 +28,7 @@ from abdb.domain.search import (
 from abdb.domain.selection import Selection
 from abdb.errors import ConfigurationError
 from abdb.repositories.exports import where_of
+from abdb.repositories.statistics import StatisticsQueries
 
 SCHEMES = ("IMGT", "KABAT", "CHOTHIA")
 
@@ -120,6 +122,22 @@ class Statistics:
 ESTIMATE_PAST = 1_000_000
 SAMPLE_LENGTHS_PAST = 500_000
 LENGTH_SAMPLE = 20_000  # antibodies whose CDR3s are counted when the histogram is estimated (~40,000 CDR3s)
+FEWEST_SAMPLED = 5_000
+
+
+def _cdr3_lengths(
+    queries: StatisticsQueries, everything: int | None, where: str, params: dict[str, Any]
+) -> tuple[list[tuple[str, int, int]], float | None]:
+    """The IMGT CDR3 length histogram, and the percent of antibodies it was counted on (None: all of them).
+    ``everything``: the number of antibodies when none is filtered out. A sample that kept too few antibodies
+    (the planner's count was stale: most were deleted since) gives way to the exact count."""
+    if everything is not None and everything >= SAMPLE_LENGTHS_PAST:
+        percent = min(100.0, 100 * LENGTH_SAMPLE / everything)
+        lengths, kept = queries.region_lengths_sampled("CDR3", "IMGT", percent)
+        if kept >= FEWEST_SAMPLED:
+            scale = everything / kept
+            return [(chain_type, length, round(count * scale)) for chain_type, length, count in lengths], percent
+    return queries.region_lengths("CDR3", "IMGT", where, params), None
 
 
 def statistics(target: Database | Settings, selection: Selection, top: int = 10) -> Statistics:
@@ -140,14 +158,7 @@ def statistics(target: Database | Settings, selection: Selection, top: int = 10)
                 total, estimated = estimate, True
             else:
                 total, estimated = queries.antibodies(where, params), False
-            sampled: float | None = None
-            if everything and estimate >= SAMPLE_LENGTHS_PAST:
-                sampled = min(100.0, 100 * LENGTH_SAMPLE / estimate)
-                lengths, kept = queries.region_lengths_sampled("CDR3", "IMGT", sampled)
-                scale = total / kept if kept else 0
-                lengths = [(chain_type, length, round(count * scale)) for chain_type, length, count in lengths]
-            else:
-                lengths = queries.region_lengths("CDR3", "IMGT", where, params)
+            lengths, sampled = _cdr3_lengths(queries, total if everything else None, where, params)
             return Statistics(
                 total,
                 estimated,

@@ -148,6 +148,7 @@ def test_motifs_asked_of_their_rarer_residue_pairs_find_the_same_regions(
 
     with database.unit_of_work() as uow:
         uow.session.execute(text("ANALYZE cdr_search"))
+        uow.commit()
     pruned = 0
     for motif in ("AR.{3}YSS", "AR.{2}G.S", "YS.G.Y", "G.{2}YF.Y", "A.D.{2}Y"):
         keys = motif_pairs(motif_regex(motif))
@@ -299,9 +300,11 @@ def test_stats_of_a_big_database_count_cdr3_lengths_on_a_sample_scaled_to_the_to
 
     with database.unit_of_work() as uow:
         uow.session.execute(text("ANALYZE antibody_sequences"))
+        uow.commit()
     exact = statistics(database, Selection())
     assert exact.cdr3_lengths_sampled is None
     monkeypatch.setattr(searching, "SAMPLE_LENGTHS_PAST", 10)
+    monkeypatch.setattr(searching, "FEWEST_SAMPLED", 10)
     monkeypatch.setattr(searching, "LENGTH_SAMPLE", 1_000_000)  # 100%: every antibody
     whole = statistics(database, Selection())
     assert whole.cdr3_lengths_sampled == 100.0 and whole.cdr3_lengths == exact.cdr3_lengths
@@ -312,6 +315,9 @@ def test_stats_of_a_big_database_count_cdr3_lengths_on_a_sample_scaled_to_the_to
     assert half.cdr3_lengths != exact.cdr3_lengths and abs(total - len(stored)) < 0.25 * len(stored)
     assert statistics(database, Selection()).cdr3_lengths == half.cdr3_lengths  # the same sample again
     assert statistics(database, Selection(name="n-*")).cdr3_lengths_sampled is None  # filtered: exact
+    monkeypatch.setattr(searching, "FEWEST_SAMPLED", exact.antibodies)  # a sample this small is not trusted
+    assert statistics(database, Selection()).cdr3_lengths == exact.cdr3_lengths
+    monkeypatch.setattr(searching, "FEWEST_SAMPLED", 10)
     code, output = cli("stats")
     assert code == 0 and "estimated: counted on a random" in output
     code, output = cli("stats", "--json")

@@ -145,6 +145,11 @@ def test_the_bias_filter_log_odds_equals_a_plain_forward_sum() -> None:
     # every chain of a call at once, the shorter ones padded: the same sums
     assert np.allclose(bias_log_odds_of_chains(chains, filters), sums, rtol=1e-12, atol=1e-9)
     assert forward_thresholds([np.array([], dtype=np.uint8)], filters, 80.0) == [DEFAULT_F3]
+    # thresholds stay with their chains whatever the grouping: chains of a call mixed with an empty one, alone
+    mixed = [chains[4], np.array([], dtype=np.uint8), chains[5], chains[0], chains[3]]
+    together = forward_thresholds(mixed, filters, 80.0)
+    assert together == [forward_thresholds([codes], filters, 80.0)[0] for codes in mixed]
+    assert together[1] == DEFAULT_F3 and len(set(together)) > 2
 
 
 def test_pruning_stops_models_that_cannot_reach_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
