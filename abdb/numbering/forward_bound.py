@@ -103,9 +103,8 @@ def bias_log_odds_of_chains(chains: Sequence[np.ndarray], filters: ModelFilters)
     the products are reduced pairwise, every chain and model at once (shorter chains padded with the
     identity), each matrix held as its four entries (elementwise products: numpy's batched matmul is slow on
     2x2), rescaled every RESCALE_EVERY levels with the scale kept per matrix."""
-    lengths = [len(codes) for codes in chains]
     models = filters.odds.shape[0]
-    width = 1 << max(max(lengths) - 2, 0).bit_length()  # a power of two >= the longest chain's steps
+    width = _padded_steps(max(len(codes) for codes in chains))
     stay = filters.biased_length / (filters.biased_length + 1.0)  # biased -> biased
     a = np.ones((len(chains), models, width))  # normal -> normal
     b = np.zeros_like(a)  # normal -> biased, times the odds
@@ -163,9 +162,14 @@ def _groups(indices: list[int], chains: Sequence[np.ndarray]) -> list[list[int]]
     width of its longest stay within STEPS_PER_GROUP (a chain longer than that is a group alone)."""
     groups: list[list[int]] = []
     for index in sorted(indices, key=lambda i: len(chains[i])):
-        width = 1 << max(len(chains[index]) - 2, 0).bit_length()
+        width = _padded_steps(len(chains[index]))
         if groups and (len(groups[-1]) + 1) * width <= STEPS_PER_GROUP:
             groups[-1].append(index)
         else:
             groups.append([index])
     return groups
+
+
+def _padded_steps(residues: int) -> int:
+    """The steps of a chain of ``residues`` (one per residue after the first), padded to a power of two."""
+    return 1 << max(residues - 2, 0).bit_length()

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from abdb.domain.residue_pairs import SEARCHED_REGIONS, motif_pairs
 from abdb.domain.search import RegionHit, RegionSearch, SearchKind, pigeonhole_pieces
@@ -73,7 +73,7 @@ SEARCH_WORK_MEM_KB = 64 * 1024
 class SearchQueries:
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._roomy: Any = None  # the transaction whose work_mem _exact_bitmaps raised
+        self._roomy: SessionTransaction | None = None  # the transaction whose work_mem _exact_bitmaps raised
 
     def _exact_bitmaps(self) -> None:
         """Give this transaction's searches room for exact candidate bitmaps (never less than the server's):

@@ -16,6 +16,14 @@ def _joined(key: str, where: str) -> str:
     return "" if where == SELECT_ALL else f"JOIN antibody_sequences s ON s.id = {key} "
 
 
+# regions by their chain's type and length, each region joined to its domain (for the scheme) and chain
+REGION_LENGTHS = (
+    "SELECT c.chain_type, char_length(r.sequence), count(*) FROM antibody_regions r "
+    "JOIN antibody_domains d ON d.antibody_sequence_id = r.antibody_sequence_id AND d.id = r.domain_id "
+    "JOIN antibody_chains c ON c.antibody_sequence_id = d.antibody_sequence_id AND c.id = d.chain_id "
+)
+
+
 class StatisticsQueries:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -68,11 +76,8 @@ class StatisticsQueries:
     ) -> list[tuple[str, int, int]]:
         """(chain type, length, regions) of a region type in one scheme."""
         return self._rows(
-            "SELECT c.chain_type, char_length(r.sequence), count(*) FROM antibody_regions r "
-            "JOIN antibody_domains d ON d.antibody_sequence_id = r.antibody_sequence_id AND d.id = r.domain_id "
-            "JOIN antibody_chains c ON c.antibody_sequence_id = d.antibody_sequence_id AND c.id = d.chain_id "
-            f"{_joined('r.antibody_sequence_id', where)}WHERE r.region_type = :region AND d.numbering_scheme = :scheme "
-            f"AND {where} GROUP BY 1, 2 ORDER BY 1, 2",
+            f"{REGION_LENGTHS}{_joined('r.antibody_sequence_id', where)}"
+            f"WHERE r.region_type = :region AND d.numbering_scheme = :scheme AND {where} GROUP BY 1, 2 ORDER BY 1, 2",
             {**params, "region": region, "scheme": scheme},
         )
 
@@ -88,10 +93,7 @@ class StatisticsQueries:
         rows = self._rows(
             "WITH s AS MATERIALIZED (SELECT id FROM antibody_sequences "
             "TABLESAMPLE BERNOULLI (:percent) REPEATABLE (17)) "
-            "SELECT c.chain_type, char_length(r.sequence), count(*) FROM s "
-            "JOIN antibody_chains c ON c.antibody_sequence_id = s.id "
-            "JOIN antibody_domains d ON d.antibody_sequence_id = c.antibody_sequence_id AND d.chain_id = c.id "
-            "JOIN antibody_regions r ON r.antibody_sequence_id = d.antibody_sequence_id AND r.domain_id = d.id "
+            f"{REGION_LENGTHS}JOIN s ON s.id = r.antibody_sequence_id "
             "WHERE r.region_type = :region AND d.numbering_scheme = :scheme "
             "GROUP BY 1, 2 UNION ALL SELECT NULL, NULL, count(*) FROM s ORDER BY 1, 2",
             {"region": region, "scheme": scheme, "percent": percent},
