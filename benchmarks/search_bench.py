@@ -12,7 +12,7 @@
 3. Recall: for a sample of queries, every CDR3 within K found by a full scan of the table with
    ``levenshtein()`` (no index, the reference) must be in the search's result, and nothing else.
 4. Index sizes, and the build time of each index dropped and built again on the loaded table; ``abdb stats``
-   end to end.
+   end to end, right after those builds and again.
 
 Uses the embedded PostgreSQL in a temporary folder, or the server of ``ABDB_BENCH_DATABASE_URL`` when set.
 """
@@ -174,10 +174,11 @@ def main() -> None:
                 print(f"{name}: {size / 1e6:.0f} MB, built in {time.perf_counter() - started:.1f} s")
         database.dispose()
         engine.dispose()
-        started = time.perf_counter()
         command = [sys.executable, "-m", "abdb", "--database-url", url.render_as_string(hide_password=False), "stats"]
-        subprocess.run(command, check=True, capture_output=True)
-        print(f"abdb stats, end to end: {time.perf_counter() - started:.1f} s (target under 5 s)")
+        for attempt in ("first, right after the index builds", "again"):  # as the searches: cold, then from memory
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            print(f"abdb stats, end to end, {attempt}: {time.perf_counter() - started:.1f} s (target under 5 s)")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ V and J genes). Filters on the chain (type, locus, genes, species) join it for e
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -23,7 +24,7 @@ from abdb.domain.search import (
     pigeonhole_pieces,
 )
 from abdb.domain.selection import like_pattern
-from abdb.repositories.cdr_walk import sample, walk_bound, walked
+from abdb.repositories.cdr_walk import WHOLE_TABLE, walked
 
 CHAIN = "JOIN antibody_chains c ON c.antibody_sequence_id = x.antibody_sequence_id AND c.id = x.chain_id"
 GENE = (
@@ -85,22 +86,20 @@ def motif_residues(regex: str, params: dict[str, Any], column: str) -> list[str]
     return clauses
 
 
-def walked_matches(
-    session: Session, search: RegionSearch, regex: str | None, walk: int | None
-) -> list[RegionHit] | None:
-    """The first ``search.limit`` CDRs of a substring or motif search without chain filters, walked in name
-    order (abdb.repositories.cdr_walk), or None when the walk is not tried or ends before finding them.
-    ``walk``: the entries to walk; None to decide by a sample of the table."""
-    params = searched(search)
+def walk_plan(search: RegionSearch, regex: str | None, walk: int = WHOLE_TABLE) -> Callable[[Session], list[RegionHit]]:
+    """The walk in name order (abdb.repositories.cdr_walk) of a substring or motif search without chain
+    filters, over at most ``walk`` entries: the first ``search.limit`` matches among them."""
+    params = {**searched(search), "walk": walk}
     residues = asked_of_residues(search, params, "x.sequence")
     if search.kind is SearchKind.MOTIF and regex is not None:
         residues += motif_residues(regex, params, "x.sequence")
-    if walk is None:
-        sampled = sample(session, residues, params)
-        walk = walk_bound(sampled, search.limit) if sampled is not None else 0
-    if walk <= 0:
-        return None
-    hits = _ranked_hits(session, walked(residues), {**params, "walk": walk})
+    return lambda session: _ranked_hits(session, walked(residues), params)
+
+
+def walked_matches(session: Session, search: RegionSearch, regex: str | None, walk: int) -> list[RegionHit] | None:
+    """The first ``search.limit`` CDRs of a substring or motif search without chain filters, found by walking
+    at most ``walk`` entries in name order; None when the walk ends before finding them."""
+    hits = walk_plan(search, regex, walk)(session)
     return hits if len(hits) == search.limit else None
 
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, SessionTransaction
 from abdb.domain.residue_pairs import SEARCHED_REGIONS, motif_pairs
 from abdb.domain.search import RegionHit, RegionSearch, SearchKind, pigeonhole_pieces
 from abdb.domain.selection import like_pattern
+from abdb.repositories.cdr_race import raced
 from abdb.repositories.cdr_search import GENE as _GENE
-from abdb.repositories.cdr_search import asked_of_residues, cdr_matches, searched, walked_matches, within
+from abdb.repositories.cdr_search import asked_of_residues, cdr_matches, searched, walk_plan, walked_matches, within
 
 
 def _filters(search: RegionSearch, params: dict[str, Any]) -> list[str]:
@@ -101,16 +102,21 @@ class SearchQueries:
         ranked, so every region left out sorts after them) or when every match was ranked; otherwise the
         search runs again with every match ranked.
 
-        A substring or motif of a CDR without chain filters may be answered by a walk in name order first
-        (abdb.repositories.cdr_walk): ``walk`` is how many CDRs it may walk; None to decide by a sample of the
-        table, 0 never to walk."""
+        A substring or motif of a CDR without chain filters may be answered by a walk in name order
+        (abdb.repositories.cdr_walk): None races the walk against the index path (abdb.repositories.cdr_race);
+        ``walk`` > 0 walks at most that many CDRs first, then takes the index path if the walk found fewer
+        than the limit; 0 never walks."""
         self._exact_bitmaps()
         if search.region in SEARCHED_REGIONS and search.kind is not SearchKind.EXACT:
             found: dict[str, Any] = {}
             chain_filters = _filters(search, found)
             if search.kind in (SearchKind.SUBSTRING, SearchKind.MOTIF) and not chain_filters:
-                walked = walked_matches(self.session, search, regex, walk)
-                if walked is not None:
+                if walk is None:
+                    index_path = lambda: self.regions(search, regex, walk=0)  # noqa: E731
+                    hits = raced(self.session, walk_plan(search, regex), index_path)
+                    if hits is not None:
+                        return hits
+                elif walk > 0 and (walked := walked_matches(self.session, search, regex, walk)) is not None:
                     return walked
             pairs = motif_pairs(regex) if regex is not None else None
             if _narrowed_by_cdr_indexes(search, pairs):

@@ -1,5 +1,5 @@
 """Dense substring and motif searches walked in name order (abdb.repositories.cdr_walk) give exactly what the
-index path gives, whether the walk finds its matches, gives way at its bound, or is chosen by the sample."""
+index path gives, whether the walk finds its matches, gives way at its bound, or races the index path."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from abdb.database import Database
-from abdb.domain.search import RegionSearch, SearchKind, motif_like, motif_regex
-from abdb.repositories.cdr_search import motif_residues, walked_matches
-from abdb.repositories.cdr_walk import sample, walk_bound
+from abdb.domain.search import RegionSearch, SearchKind, motif_regex
+from abdb.repositories.cdr_search import walked_matches
 from tests.integration.test_search import stored  # noqa: F401  (the fixture)
 
 DENSE = [  # (kind, query, the same as a Python regex)
@@ -60,9 +59,9 @@ def test_a_walk_in_name_order_returns_exactly_the_first_matches_the_index_path_r
         for limit in (1, 7, 60):
             by_index = _search(database, kind, query, limit, walk=0)
             walked = _search(database, kind, query, limit, walk=len(ordered))
-            sampled = _search(database, kind, query, limit, walk=None)
+            raced = _search(database, kind, query, limit, walk=None)
             assert [hit[:3] for hit in by_index] == matching[:limit], (query, limit)
-            assert walked == by_index == sampled, (query, limit)
+            assert walked == by_index == raced, (query, limit)
             with database.unit_of_work() as uow:  # the walk answered by itself, not by giving way
                 regex = motif_regex(query) if kind is SearchKind.MOTIF else None
                 alone = walked_matches(uow.session, RegionSearch(query, kind, limit=limit), regex, len(ordered))
@@ -87,25 +86,6 @@ def test_a_walk_that_reaches_its_bound_without_enough_matches_gives_way_to_the_i
     expected = [row for row in ordered if query in row[2]][:3]
     assert [hit[:3] for hit in _search(database, SearchKind.SUBSTRING, query, 3, walk=first)] == expected
     assert [hit[:3] for hit in _search(database, SearchKind.SUBSTRING, query, 3, walk=5)] == expected
-
-
-def test_the_sample_of_a_small_table_finds_every_match_and_where_it_falls_in_name_order(
-    database: Database,
-    stored: list[tuple[str, str, str]],  # noqa: F811
-) -> None:
-    ordered = _in_result_order(database)
-    for regex, pattern in (("AR.{2}", "AR.{2}"), ("W.{2,4}D", "W.{2,4}D"), ("GYSSG", "GYSSG")):
-        params = {"region": "CDR3", "scheme": "IMGT"}
-        with database.unit_of_work() as uow:
-            sampled = sample(uow.session, motif_residues(motif_regex(regex), params, "x.sequence"), params)
-        assert sampled is not None and sampled.share == 1.0  # a small table is sampled whole
-        reached = tuple(index + 1 for index, row in enumerate(ordered) if re.search(pattern, row[2]))
-        assert (sampled.rows, sampled.matches, sampled.reached) == (len(ordered), len(reached), reached)
-        if regex == "AR.{2}":  # spread through the names: walked
-            assert walk_bound(sampled, limit=20) > reached[19]
-        if regex == "GYSSG":  # only late in name order: the index path
-            assert walk_bound(sampled, limit=3) == 0
-    assert motif_like(motif_regex("GYSSG")) == ("%GYSSG%", True)
 
 
 def test_a_search_gets_room_for_exact_candidate_bitmaps_but_never_less_than_the_server_gives(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 from abdb.domain.records import AntibodyRecord, ChainRecord, Rejection
@@ -253,17 +252,3 @@ def test_a_motif_becomes_a_like_pattern_that_matches_the_same_regions_or_lets_th
                 superset_checked += 1
     assert exact_checked > 5000 and superset_checked > 5000
 
-
-def test_a_search_walks_only_when_the_sample_says_its_first_matches_come_early_in_name_order() -> None:
-    from abdb.repositories.cdr_walk import Sampled, walk_bound
-
-    # 1% of the table sampled, 4,000 rows of the region: 40 matches, the first after 100 rows (10,000 in the
-    # table, where the first 100 of its ~4,000 matches are expected); the index path would cost ~4,000 matches
-    early = Sampled(rows=4000, share=0.01, all_visible=1.0, reached=(100, *range(200, 4000, 100)))
-    bound = walk_bound(early, limit=100)
-    assert bound >= 10_000
-    assert walk_bound(early, limit=100) > walk_bound(dataclasses.replace(early, all_visible=0.8), limit=100) > 0
-    late = dataclasses.replace(early, reached=(3900, *range(3901, 3940)))  # a template named last holds them
-    assert walk_bound(late, limit=100) == 0
-    assert walk_bound(dataclasses.replace(early, reached=()), limit=100) == 0
-    assert walk_bound(early, limit=5000) == 0  # fewer matches expected than asked for: the index lists them all
