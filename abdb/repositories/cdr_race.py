@@ -16,8 +16,9 @@ search's own connection inside a savepoint. The first to finish cancels the othe
 inside its plan: a cancel request that reaches a server process waiting for its next command is ignored by
 PostgreSQL, so no later statement of either connection can be hit by it. No race is run, and the index path
 answers alone, when the session is bound to a connection rather than an engine (the walk needs a connection
-of its own), when the transaction has written (another connection would not see its rows), on a standby
-(no snapshot can be exported) or on a Citus coordinator (its ``cdr_search`` is an empty shell).
+of its own), inside a savepoint (no snapshot can be exported from one), when the transaction has written
+(another connection would not see its rows), on a standby (no snapshot can be exported) or on a Citus
+coordinator (its ``cdr_search`` is an empty shell).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def raced(session: Session, walk: Plan, index_path: Callable[[], list[RegionHit]
     end of the table when fewer than the limit match) and ``index_path`` (on ``session``) finishes first;
     None when no race can be run here (the caller takes the index path)."""
     engine = session.get_bind()
-    if not isinstance(engine, Engine):
+    if not isinstance(engine, Engine) or session.in_nested_transaction():  # no snapshot leaves a savepoint
         return None
     snapshot = session.execute(
         text(

@@ -124,6 +124,9 @@ def test_no_race_is_run_where_the_walk_could_not_see_what_the_search_sees(
     with database.unit_of_work() as uow:  # a transaction that has written: a second connection misses its rows
         uow.session.execute(text("CREATE TEMP TABLE written (x int)"))
         assert raced(uow.session, refuse, lambda: _hits("index")) is None
+    with database.unit_of_work() as uow, uow.session.begin_nested():  # a savepoint: no snapshot can leave it
+        assert raced(uow.session, refuse, lambda: _hits("index")) is None
+        assert uow.session.execute(text("SELECT 1")).scalar_one() == 1  # and the transaction is fine
     engine = create_engine(database.url)
     try:
         with engine.connect() as connection, Session(bind=connection) as session:  # bound to a connection
