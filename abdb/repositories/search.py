@@ -7,6 +7,7 @@ into the statements."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from sqlalchemy import text
@@ -112,7 +113,7 @@ class SearchQueries:
             chain_filters = _filters(search, found)
             if search.kind in (SearchKind.SUBSTRING, SearchKind.MOTIF) and not chain_filters:
                 if walk is None:
-                    index_path = lambda: self.regions(search, regex, walk=0)  # noqa: E731
+                    index_path = partial(self.regions, search, regex, walk=0)
                     hits = raced(self.session, walk_plan(search, regex), index_path)
                     if hits is not None:
                         return hits

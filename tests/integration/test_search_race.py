@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -28,6 +29,24 @@ def _hits(*names: str) -> list[RegionHit]:
 def _slow_walk(session: Session) -> list[RegionHit]:
     session.execute(text(SLOW))
     return _hits("the walk")
+
+
+def _once_the_walk_sleeps(session: Session, then: Callable[[], list[RegionHit]]) -> Callable[[], list[RegionHit]]:
+    """An index path that answers (``then``) only once the walk's slow statement is running on the server, so
+    that the walk is cancelled inside its statement, not before it starts."""
+
+    def index_path() -> list[RegionHit]:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            session.execute(text("SELECT pg_stat_clear_snapshot()"))  # the view is read once per transaction
+            if session.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE query = :slow AND state = 'active'"), {"slow": SLOW}
+            ).scalar_one():
+                return then()
+            time.sleep(0.01)
+        raise AssertionError("the walk never started its statement")
+
+    return index_path
 
 
 def _backends_sleeping(database: Database) -> int:
@@ -70,7 +89,8 @@ def test_the_index_path_answers_when_it_finishes_first_and_the_walk_is_cancelled
 ) -> None:
     with database.unit_of_work() as uow, caplog.at_level(logging.DEBUG, logger="abdb.repositories.cdr_race"):
         started = time.monotonic()
-        assert raced(uow.session, _slow_walk, lambda: _hits("the index path")) == ["the index path"]
+        index_path = _once_the_walk_sleeps(uow.session, lambda: _hits("the index path"))
+        assert raced(uow.session, _slow_walk, index_path) == ["the index path"]
         assert time.monotonic() - started < 10
     assert "the index path answered" in caplog.text
     assert _backends_sleeping(database) == 0
@@ -80,6 +100,7 @@ def test_many_races_in_one_transaction_leave_it_usable_whoever_wins(
     database: Database,
     stored: Any,  # noqa: F811
 ) -> None:
+    started = time.monotonic()
     with database.unit_of_work() as uow:
         for round_ in range(12):
             if round_ % 2:
@@ -87,6 +108,29 @@ def test_many_races_in_one_transaction_leave_it_usable_whoever_wins(
             else:
                 assert raced(uow.session, _slow_walk, lambda: _hits("index")) == ["index"]
         assert uow.session.execute(text("SELECT count(*) FROM cdr_search")).scalar_one() > 0
+    assert time.monotonic() - started < 20  # every loser stopped at once, none left to sleep its 30 s
+    assert _backends_sleeping(database) == 0
+
+
+def test_a_loser_idle_when_the_first_cancel_lands_is_stopped_before_its_long_statement(
+    database: Database,
+    stored: Any,  # noqa: F811
+) -> None:
+    """The loser is idle when the winner first cancels it (PostgreSQL ignores that cancel), then starts a long
+    statement: it never runs (or, sent just as the other won, is cancelled again), whichever plan lost."""
+
+    def idle_then_slow(session: Session, answer: str) -> list[RegionHit]:
+        time.sleep(0.3)  # between statements: the first cancel lands here
+        session.execute(text(SLOW))
+        return _hits(answer)
+
+    with database.unit_of_work() as uow:
+        started = time.monotonic()
+        assert raced(uow.session, lambda s: _hits("walk"), lambda: idle_then_slow(uow.session, "index")) == ["walk"]
+        answer_late = lambda: (time.sleep(0.15), _hits("index"))[1]  # noqa: E731  (the walk has started)
+        assert raced(uow.session, lambda s: idle_then_slow(s, "walk"), answer_late) == ["index"]
+        assert time.monotonic() - started < 10
+    assert _backends_sleeping(database) == 0
 
 
 def test_the_walk_sees_the_searchs_snapshot_not_rows_committed_since(
@@ -124,6 +168,9 @@ def test_no_race_is_run_where_the_walk_could_not_see_what_the_search_sees(
     with database.unit_of_work() as uow:  # a transaction that has written: a second connection misses its rows
         uow.session.execute(text("CREATE TEMP TABLE written (x int)"))
         assert raced(uow.session, refuse, lambda: _hits("index")) is None
+    with database.unit_of_work() as uow:  # SERIALIZABLE: the walk's reads would escape its checks
+        uow.session.execute(text("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"))
+        assert raced(uow.session, refuse, lambda: _hits("index")) is None
     with database.unit_of_work() as uow, uow.session.begin_nested():  # a savepoint: no snapshot can leave it
         assert raced(uow.session, refuse, lambda: _hits("index")) is None
         assert uow.session.execute(text("SELECT 1")).scalar_one() == 1  # and the transaction is fine
@@ -142,7 +189,8 @@ def test_an_error_of_the_index_path_is_raised_and_the_walk_stopped(
     with database.unit_of_work() as uow:
         started = time.monotonic()
         with pytest.raises(DBAPIError, match="division by zero"):
-            raced(uow.session, _slow_walk, lambda: uow.session.execute(text("SELECT 1 / 0")).all())  # type: ignore[arg-type,return-value]
+            failing = _once_the_walk_sleeps(uow.session, lambda: uow.session.execute(text("SELECT 1 / 0")).all())  # type: ignore[arg-type,return-value]
+            raced(uow.session, _slow_walk, failing)
         assert time.monotonic() - started < 10
     assert _backends_sleeping(database) == 0
 
