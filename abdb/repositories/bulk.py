@@ -139,6 +139,12 @@ def copy_escaped(text: str) -> str:
 
 
 def _copy_text(value: Any, kind: int) -> str:
+    if kind == _PLAIN:  # the commonest values first, by exact type (a vocabulary StrEnum is a str subclass)
+        exact = type(value)
+        if exact is str:
+            return copy_escaped(value)
+        if exact is uuid.UUID or exact is int:
+            return str(value)
     if value is None:
         return "\\N"
     if kind == _JSON:

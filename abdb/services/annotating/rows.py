@@ -132,7 +132,7 @@ def _add_variable(
             sequence=sequence[domain.start : domain.end + 1],
             start_position=domain.start + 1,
             end_position=domain.end + 1,
-            numbering=[list(residue) for residue in domain.numbering],
+            numbering=domain.numbering,  # (number, insertion, residue) tuples: JSON arrays, as lists would be
             confidence_score=None,
         )
     )
