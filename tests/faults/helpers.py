@@ -70,6 +70,20 @@ def wait_for(url: URL, sql: str, at_least: int, process: subprocess.Popen[str], 
         time.sleep(0.01)
 
 
+def wait_for_its_connections_to_end(url: URL, timeout: float = 30) -> None:
+    """After a client was killed: wait until the server has closed every other connection to the database.
+    A COMMIT the client sent just before it died is still completed by the server, and two counts read while
+    it lands would disagree (seen in CI: 325 antibodies, then counters of 350)."""
+    deadline = time.monotonic() + timeout
+    others = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend'"
+    )
+    while scalar(url, others):
+        assert time.monotonic() < deadline, "the killed client's connections never closed"
+        time.sleep(0.01)
+
+
 def write_v2(path: Path, antibodies: list[SyntheticAntibody]) -> Path:
     path.write_text(json.dumps(v2_document(antibodies)))
     return path

@@ -23,6 +23,7 @@ from tests.faults.helpers import (
     scalar,
     start_abdb,
     wait_for,
+    wait_for_its_connections_to_end,
     write_v2,
 )
 
@@ -68,6 +69,7 @@ def test_a_killed_import_leaves_whole_antibodies_verifies_clean_and_reruns_to_th
     time.sleep(_moments(import_seconds)[point])
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    wait_for_its_connections_to_end(fresh)  # a commit sent just before the kill lands first
 
     stored = scalar(fresh, "SELECT count(*) FROM antibody_sequences")
     assert stored % BATCH == 0 and stored <= ANTIBODIES  # whole batches of whole antibodies
