@@ -152,20 +152,19 @@ def raced(session: Session, walk: Plan, index_path: Callable[[], list[RegionHit]
         stop_if_lost = race.stop_if_lost("index")
         event.listen(connection, "before_cursor_execute", stop_if_lost)
         try:
-            if race.entered("index", connection.connection.driver_connection):
-                try:
-                    hits = index_path()
-                finally:
-                    race.finished("index", hits)
+            try:
+                if race.entered("index", connection.connection.driver_connection):
+                    try:
+                        hits = index_path()
+                    finally:
+                        race.finished("index", hits)
+            finally:  # before the savepoint's own statements, which must run whoever won
+                event.remove(connection, "before_cursor_execute", stop_if_lost)
         except (DBAPIError, _Lost) as error:
             cancelled = isinstance(error, _Lost) or isinstance(error.orig, QueryCanceled)
             if not (cancelled and race.winner == "walk"):
                 raise
-            event.remove(connection, "before_cursor_execute", stop_if_lost)
             session.execute(text("ROLLBACK TO SAVEPOINT abdb_index_path"))
-        finally:
-            if event.contains(connection, "before_cursor_execute", stop_if_lost):
-                event.remove(connection, "before_cursor_execute", stop_if_lost)
         session.execute(text("RELEASE SAVEPOINT abdb_index_path"))
     finally:
         if race.abandon():

@@ -31,6 +31,11 @@ def _slow_walk(session: Session) -> list[RegionHit]:
     return _hits("the walk")
 
 
+def _slow_index(session: Session) -> list[RegionHit]:
+    session.execute(text(SLOW))
+    return _hits("the index path")
+
+
 def _once_the_walk_sleeps(session: Session, then: Callable[[], list[RegionHit]]) -> Callable[[], list[RegionHit]]:
     """An index path that answers (``then``) only once the walk's slow statement is running on the server, so
     that the walk is cancelled inside its statement, not before it starts."""
@@ -75,11 +80,6 @@ def test_the_walk_answers_when_it_finishes_first_and_the_index_path_is_cancelled
         # the transaction goes on: no error left, no savepoint left (a snapshot can be exported again)
         assert uow.session.execute(text("SELECT pg_export_snapshot() IS NOT NULL")).scalar_one()
     assert _backends_sleeping(database) == 0
-
-
-def _slow_index(session: Session) -> list[RegionHit]:
-    session.execute(text(SLOW))
-    return _hits("the index path")
 
 
 def test_the_index_path_answers_when_it_finishes_first_and_the_walk_is_cancelled_at_once(
