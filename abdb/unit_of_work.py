@@ -42,6 +42,7 @@ from abdb.repositories.monitoring import MonitorQueries
 from abdb.repositories.search import SearchQueries
 from abdb.repositories.statistics import StatisticsQueries
 from abdb.repositories.verification import VerificationQueries
+from abdb.repositories.warming import WarmingQueries
 
 if TYPE_CHECKING:
     from abdb.database import Database
@@ -89,6 +90,7 @@ class UnitOfWork:
         self.search_rows = SearchRowQueries(self._session)
         self.statistics = StatisticsQueries(self._session)
         self.monitoring = MonitorQueries(self._session)
+        self.warming = WarmingQueries(self._session)
         return self
 
     def __exit__(

@@ -91,7 +91,9 @@ def _live_postgres_pid(lock_file: Path) -> int | None:
 
 # Loaded at every start (a data folder made by an older abdb gets them at its next `abdb db up`):
 # pg_stat_statements collects statement statistics only when loaded then; `abdb db monitor` reads them.
-PRELOAD_LIBRARIES = ("pg_stat_statements",)
+# pg_prewarm's autoprewarm writes down which pages are in shared buffers (every 5 minutes and at shutdown) and
+# reads them again after a start, so searches do not start cold after a restart.
+PRELOAD_LIBRARIES = ("pg_stat_statements", "pg_prewarm")
 INITDB_LINES = frozenset({"shared_buffers = 128MB\t\t\t# min 128kB"})  # what initdb writes, not the user
 
 

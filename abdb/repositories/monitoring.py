@@ -11,6 +11,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from abdb.repositories.extensions import extension_can_be_created, extension_installed
+
 STATEMENTS_LIBRARY = "pg_stat_statements"
 MARKER = "/* abdb-monitor */"  # in the monitor's own statements, which it leaves out of what it shows
 
@@ -71,23 +73,10 @@ class MonitorQueries:
         return STATEMENTS_LIBRARY in [name.strip().strip('"') for name in str(loaded).split(",")]
 
     def statements_view_exists(self) -> bool:
-        return bool(
-            self.session.execute(
-                text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = :name)"), {"name": STATEMENTS_LIBRARY}
-            ).scalar_one()
-        )
+        return extension_installed(self.session, STATEMENTS_LIBRARY)
 
     def statements_can_be_created(self) -> bool:
-        """Whether this role may create the (untrusted) extension: a superuser, with the files installed."""
-        return bool(
-            self.session.execute(
-                text(
-                    "SELECT rolsuper AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = :name) "
-                    "FROM pg_roles WHERE rolname = current_user"
-                ),
-                {"name": STATEMENTS_LIBRARY},
-            ).scalar()
-        )
+        return extension_can_be_created(self.session, STATEMENTS_LIBRARY)
 
     def create_statements_view(self) -> None:
         self.session.execute(text(_marked(f"CREATE EXTENSION IF NOT EXISTS {STATEMENTS_LIBRARY}")))

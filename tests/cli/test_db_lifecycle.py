@@ -132,6 +132,30 @@ def test_the_embedded_server_listens_on_a_unix_socket_only_with_the_shared_buffe
     assert refused.code == 3
 
 
+def test_the_embedded_server_reloads_the_pages_it_had_in_memory_after_a_restart(home: Path) -> None:
+    """pg_prewarm's autoprewarm: the pages in shared buffers are written down at shutdown and read again after
+    the next start, so the first searches after a restart do not read from disk."""
+    assert abdb("db", "up", home=home).code == 0
+    preloaded = abdb("db", "psql", "-tAc", "show shared_preload_libraries", home=home).stdout
+    assert "pg_prewarm" in preloaded and "pg_stat_statements" in preloaded
+    made = "create extension pg_buffercache; create table kept as select generate_series(1, 50000) as n"
+    assert abdb("db", "psql", "-c", made, home=home).code == 0
+    cached = (
+        "select count(*) from pg_buffercache where relfilenode = pg_relation_filenode('kept') "
+        "and reldatabase = (select oid from pg_database where datname = current_database())"
+    )
+    evict = abdb("db", "psql", "-tAc", "select pg_buffercache_evict_relation('kept')", home=home)
+    assert evict.code == 0, evict.output
+    assert abdb("db", "psql", "-tAc", cached, home=home).stdout.strip() == "0"
+    assert abdb("db", "psql", "-tAc", "select sum(n) from kept", home=home).code == 0  # now in memory
+    in_memory = int(abdb("db", "psql", "-tAc", cached, home=home).stdout)
+    assert in_memory > 0
+    assert abdb("db", "down", home=home).code == 0
+    assert (home / "pgdata" / "autoprewarm.blocks").stat().st_size > 0
+    assert abdb("db", "up", home=home).code == 0
+    _wait_until(lambda: int(abdb("db", "psql", "-tAc", cached, home=home).stdout or 0) == in_memory)
+
+
 def _wait_until(condition: object, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

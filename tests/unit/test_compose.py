@@ -59,9 +59,9 @@ def test_data_volumes_are_mounted_where_postgres_18_images_keep_their_data(compo
 
 def test_the_plans_mistakes_are_gone(compose: dict[str, Any]) -> None:
     for service in compose["services"].values():
-        # the plan preloaded uuid-ossp (an extension, not a library); pg_stat_statements is the one preloaded
+        # the plan preloaded uuid-ossp (an extension, not a library); pg_stat_statements and pg_prewarm are
         assert "uuid-ossp" not in service.get("command", "")
-        assert "-c shared_preload_libraries=pg_stat_statements" in service.get("command", "")
+        assert "-c shared_preload_libraries=pg_stat_statements,pg_prewarm" in service.get("command", "")
     init_scripts = (COMPOSE.parent / "initdb").glob("*")
     for script in init_scripts:
         assert "uuid_generate_v7" not in script.read_text()
