@@ -7,8 +7,8 @@ root, to empty the operating system's page cache (``/proc/sys/vm/drop_caches``).
 stops the server, empties the page cache, starts it, and times a first pass of exact, substring, motif and
 ``--max-edits 1`` searches; reports p50/p95/max and each p95 against the cold start's, measured in the same
 run (the reference):
-- ``cold``: nothing done;
-- ``warm``: ``abdb search warm`` run after the start (its time is reported);
+- ``cold``: nothing done (the autoprewarm file removed, so nothing is reloaded either);
+- ``warm``: ``abdb search warm`` run after the start (its time is reported; no autoprewarm file either);
 - ``autoprewarm``: what was in shared buffers at the end of ``warm`` (the pages ``abdb search warm`` read, and
   the searches') is written down at shutdown and read back at the start; the searches begin when the server's
   autoprewarm worker is done.
@@ -59,21 +59,25 @@ def main() -> None:
     url = URL.create("postgresql+psycopg", "postgres", database=arguments.database, query=socket)
     server = EmbeddedServer(arguments.pgdata)
     reference: dict[str, float] = {}
+    server.start()
+    with create_engine(url).connect() as connection:  # the queries, picked once: their pages are read here
+        cdr3s = list(connection.execute(text("SELECT sequence FROM cdr_search WHERE region_type = 'CDR3' "
+                                             "AND numbering_scheme = 'IMGT' LIMIT 200000")).scalars())  # fmt: skip
     for way in ("cold", "warm", "autoprewarm"):
-        server.stop()
+        server.stop()  # autoprewarm writes down what is in shared buffers
+        if way != "autoprewarm":
+            (arguments.pgdata / "autoprewarm.blocks").unlink(missing_ok=True)  # nothing to reload: cold
         subprocess.run("sync && echo 3 > /proc/sys/vm/drop_caches", shell=True, check=True)
         server.start()
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")  # pg_stat_activity read anew each time
         if way == "warm":
             started = time.perf_counter()
             abdb(url, "search", "warm")
             print(f"abdb search warm: {time.perf_counter() - started:.1f} s")
-        with engine.connect() as connection:
-            if way == "autoprewarm":
+        if way == "autoprewarm":
+            engine = create_engine(url, isolation_level="AUTOCOMMIT")  # pg_stat_activity read anew each time
+            with engine.connect() as connection:
                 _wait_for_autoprewarm(connection)
-            cdr3s = list(connection.execute(text("SELECT sequence FROM cdr_search WHERE region_type = 'CDR3' "
-                                                 "AND numbering_scheme = 'IMGT' LIMIT 200000")).scalars())  # fmt: skip
-        engine.dispose()
+            engine.dispose()
         database = Database(Settings(database_url=url))
         for kind, group in searches(cdr3s, arguments.queries, random.Random(17)).items():
             if kind not in KINDS:

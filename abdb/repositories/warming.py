@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from abdb.db.distribution import citus_present
 from abdb.repositories.extensions import extension_can_be_created, extension_installed
 
 PREWARM_LIBRARY = "pg_prewarm"
@@ -15,6 +16,7 @@ SEARCH_TABLES = ("cdr_search", "antibody_chains")  # what a CDR search reads: it
 
 @dataclass(frozen=True)
 class Relation:
+    oid: int
     name: str
     kind: str  # "index" or "table"
     blocks: int
@@ -51,7 +53,7 @@ class WarmingQueries:
         SEARCH_TABLES, largest index first."""
         rows = self.session.execute(
             text(
-                "SELECT c.relname, CASE WHEN c.relkind = 'i' THEN 'index' ELSE 'table' END, "
+                "SELECT c.oid, c.relname, CASE WHEN c.relkind = 'i' THEN 'index' ELSE 'table' END, "
                 "pg_relation_size(c.oid) / current_setting('block_size')::int, current_setting('block_size')::int "
                 "FROM unnest(CAST(:tables AS text[])) WITH ORDINALITY AS t(name, rank) "
                 "JOIN pg_class r ON r.oid = to_regclass(t.name) "
@@ -60,14 +62,21 @@ class WarmingQueries:
             ),
             {"tables": list(SEARCH_TABLES)},
         )
-        return [Relation(name, kind, int(blocks), int(size)) for name, kind, blocks, size in rows]
+        return [Relation(oid, name, kind, int(blocks), int(size)) for oid, name, kind, blocks, size in rows]
 
-    def prewarm(self, relation: str, mode: str, first: int, last: int) -> int:
-        """Read blocks ``first``..``last`` of ``relation``: into shared buffers (``buffer``) or the operating
-        system's cache (``read``). The blocks read."""
+    def prewarm(self, relation: Relation, mode: str, first: int, last: int) -> int:
+        """Read blocks ``first``..``last`` of ``relation`` (fewer if it has shrunk since it was measured): into
+        shared buffers (``buffer``) or the operating system's cache (``read``). The blocks read."""
         return int(
             self.session.execute(
-                text("SELECT pg_prewarm(CAST(:relation AS regclass), :mode, 'main', :first, :last)"),
-                {"relation": relation, "mode": mode, "first": first, "last": last},
+                text(
+                    "SELECT coalesce((SELECT pg_prewarm(CAST(:oid AS oid), :mode, 'main', :first, last) FROM "
+                    "(SELECT least(:last, pg_relation_size(CAST(:oid AS oid)) / current_setting('block_size')::int "
+                    "- 1) AS last) AS r WHERE last >= :first), 0)"
+                ),
+                {"oid": relation.oid, "mode": mode, "first": first, "last": last},
             ).scalar_one()
         )
+
+    def on_citus(self) -> bool:
+        return citus_present(self.session.connection())

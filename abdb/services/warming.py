@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from abdb.config import Settings
 from abdb.database import Database, using
-from abdb.errors import DatabaseError
+from abdb.errors import ConfigurationError, DatabaseError
 from abdb.repositories.warming import PREWARM_LIBRARY, WarmingQueries
 
 CHUNK_BLOCKS = 2048  # blocks per statement (16 MB of 8 kB blocks): progress to follow, a Ctrl-C that lands soon
@@ -53,7 +53,8 @@ def _install_prewarm(queries: WarmingQueries) -> str | None:
     if not queries.prewarm_can_be_created():
         raise DatabaseError(
             f"this database has no {PREWARM_LIBRARY} extension, and this role may not create it",
-            hint=f"ask the database's owner to run CREATE EXTENSION {PREWARM_LIBRARY} (it ships with PostgreSQL)",
+            hint=f"ask a superuser to run CREATE EXTENSION {PREWARM_LIBRARY} in this database (it ships with "
+            "PostgreSQL)",
         )
     queries.create_prewarm()
     return f"created the {PREWARM_LIBRARY} extension in this database (functions only; no data changed)"
@@ -66,6 +67,12 @@ def warm_search(target: Database | Settings, progress: Callable[[int, int], None
         database.require_head("`abdb search warm`")
         with database.unit_of_work() as uow:
             queries = uow.warming
+            if queries.on_citus():
+                raise ConfigurationError(
+                    "on a Citus coordinator the search tables' rows live in the workers' shards",
+                    hint=f"run pg_prewarm on each worker, e.g. SELECT run_command_on_shards('cdr_search', "
+                    f"$$SELECT {PREWARM_LIBRARY}('%s')$$)",
+                )
             note = _install_prewarm(queries)
             if note is not None:
                 uow.commit()
@@ -79,7 +86,7 @@ def warm_search(target: Database | Settings, progress: Callable[[int, int], None
                 room -= relation.bytes if fits else 0
                 for first in range(0, relation.blocks, CHUNK_BLOCKS):
                     last = min(first + CHUNK_BLOCKS, relation.blocks) - 1
-                    queries.prewarm(relation.name, "buffer" if fits else "read", first, last)
+                    queries.prewarm(relation, "buffer" if fits else "read", first, last)
                     done += (last - first + 1) * relation.block_size
                     if progress is not None:
                         progress(done, total)
