@@ -12,6 +12,7 @@ Both return, per chain, the (hit, domain) pairs HMMER reports, in hmmscan's orde
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,14 +54,27 @@ def _forward_tail(profile: Any) -> tuple[float, float]:
 
 
 class ProfileScanner:
-    """The fast scan. One per engine: it keeps a profile block per list of models, and one pipeline."""
+    """The fast scan. One per engine: it keeps a profile block per list of models, shared by every thread
+    (pyhmmer locks each profile while a scan sets it to the chain's length), and a pipeline per thread: HMMER's
+    pipeline and its background change with every chain and model, so threads sharing one broke each other's
+    scans (an engine shared by three threads: wrong domains and SystemErrors)."""
 
     def __init__(self, alphabet: Alphabet, database_size: int, *, ftz: bool = True) -> None:
         self.alphabet = alphabet
         self.ftz = ftz
-        self.background = Background(alphabet)
-        self.pipeline = Pipeline(alphabet, background=self.background, Z=database_size)
+        self.database_size = database_size
+        self.background = Background(alphabet)  # only to configure the profiles, which reads it
         self._blocks: dict[tuple[str, ...], tuple[OptimizedProfileBlock[Any], ModelFilters]] = {}
+        self._per_thread = threading.local()
+
+    @property
+    def pipeline(self) -> Pipeline[Any]:
+        """This thread's pipeline, with a background of its own."""
+        pipeline: Pipeline[Any] | None = getattr(self._per_thread, "pipeline", None)
+        if pipeline is None:
+            pipeline = Pipeline(self.alphabet, background=Background(self.alphabet), Z=self.database_size)
+            self._per_thread.pipeline = pipeline
+        return pipeline
 
     def _block(self, hmms: Sequence[HMM[Any]]) -> tuple[OptimizedProfileBlock[Any], ModelFilters]:
         key = tuple(str(hmm.name) for hmm in hmms)
@@ -89,12 +103,13 @@ class ProfileScanner:
         codes = [np.frombuffer(bytes(sequence.sequence), dtype=np.uint8) for sequence in sequences]
         thresholds = forward_thresholds(codes, filters, bit_score_threshold)
         found = []
+        pipeline = self.pipeline
         with flush_to_zero(self.ftz):
             for sequence, f3 in zip(sequences, thresholds, strict=True):
-                self.pipeline.F3 = f3
+                pipeline.F3 = f3
                 try:
-                    hits = self.pipeline.scan_seq(sequence, block)
+                    hits = pipeline.scan_seq(sequence, block)
                 finally:
-                    self.pipeline.clear()
+                    pipeline.clear()
                 found.append(_reported(hits, bit_score_threshold))
         return found

@@ -5,6 +5,7 @@ the real hmmscan program: every field of every domain, bit score and E-value inc
 from __future__ import annotations
 
 import math
+import threading
 from importlib import metadata
 from typing import Any
 
@@ -166,3 +167,30 @@ def test_pruning_stops_models_that_cannot_reach_the_threshold(monkeypatch: pytes
     chain = identity_corpus()[0][1]
     AnarciEngine().number([chain], IMGT)
     assert seen and seen[0] < 1e-8
+
+
+def test_an_engine_shared_by_threads_numbers_each_chain_as_it_does_alone(
+    corpus: list[tuple[str, str]], reference: list[ChainNumbering]
+) -> None:
+    """HMMER's pipeline changes with every chain and model: one engine's threads used to share one, and broke
+    each other's scans (wrong domains, SystemErrors from pyhmmer); each thread now has its own."""
+    chains = [chain for _, chain in corpus][:120]
+    expected = [_only(numbering, "imgt") for numbering in reference[:120]]
+    engine = AnarciEngine()
+    found: list[ChainNumbering | None] = [None] * len(chains)
+    errors: list[BaseException] = []
+
+    def number(first: int) -> None:
+        try:
+            for index in range(first, len(chains), 3):
+                found[index] = engine.number([chains[index]], IMGT)[0]
+        except BaseException as error:  # reported below, with the chains compared
+            errors.append(error)
+
+    threads = [threading.Thread(target=number, args=(first,)) for first in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert [index for index, (got, want) in enumerate(zip(found, expected, strict=True)) if got != want] == []
