@@ -191,7 +191,8 @@ def main() -> None:
         requeue(url)
         two = run_annotate(url, 2, arguments.scheme)
     chains = 2 * len(pairs)
-    print(f"{chains} full-length chains ({arguments.antibodies} antibodies), scheme {arguments.scheme}, 2 cores")
+    cores = os.cpu_count()
+    print(f"{chains} full-length chains ({arguments.antibodies} antibodies), scheme {arguments.scheme}, {cores} cores")
     targets = {"full-length": 4.0, "V-only": 5.0}
     for kind, report in (("full-length", full), ("V-only", variable)):
         print(f"engine on {kind} chains, CPU time, median of {arguments.rounds} rotating rounds:")
@@ -222,7 +223,7 @@ def main() -> None:
     if one_server is not None:
         print(
             f"the server's statements during it: {one_server:.2f} s ({one_server / one['engine_seconds']:.0%} of the "
-            "numbering time), on the same two cores as the engine"
+            f"numbering time), on the same {cores} cores as the engine"
         )
     print(f"database overhead, one worker (after loading): {overhead:.0%} (target: under 20%)")
     print(f"per worker with 2 workers: {two['chains_per_second'] / 2:,.0f} chains/s (target: at least 100)")
