@@ -89,8 +89,9 @@ def bias_log_odds(codes: np.ndarray, filters: ModelFilters) -> np.ndarray:
 # and after a rescaling (entries <= 1) three levels give entries <= 2^7.
 RESCALE_EVERY = 3
 # Chains reduced together share one padded width: at most this many steps in all (chains x width) per group,
-# so that a call with many chains, or with one very long one, does not build arrays of every chain at the
-# longest width (29 models x 16,384 steps x 8 bytes: 3.8 MB an array).
+# so that a call with many chains does not build arrays of every chain at the longest width (29 models x
+# 16,384 steps x 8 bytes: 3.8 MB an array). A chain longer than that keeps HMMER's own F3: its arrays would
+# take hundreds of MB (255 MB more at 100,000 residues), for chains no antibody is as long as.
 STEPS_PER_GROUP = 1 << 14
 
 
@@ -141,12 +142,15 @@ def bias_log_odds_of_chains(chains: Sequence[np.ndarray], filters: ModelFilters)
 def forward_thresholds(chains: Sequence[np.ndarray], filters: ModelFilters, threshold_bits: float) -> list[float]:
     """F3 for each chain (digital codes): passes every model that could give a domain of ``threshold_bits``."""
     fh_bits = [np.empty(0)] * len(chains)
-    for group in _groups([index for index, codes in enumerate(chains) if len(codes)], chains):
+    bounded = [
+        index for index, codes in enumerate(chains) if len(codes) > 0 and _padded_steps(len(codes)) <= STEPS_PER_GROUP
+    ]
+    for group in _groups(bounded, chains):
         for index, log_odds in zip(group, bias_log_odds_of_chains([chains[i] for i in group], filters), strict=True):
             fh_bits[index] = log_odds / _LN2
     thresholds = []
     for codes, bits in zip(chains, fh_bits, strict=True):
-        if not len(codes):
+        if not len(bits):  # empty, or too long to bound
             thresholds.append(DEFAULT_F3)
             continue
         needed = threshold_bits - ROUNDING_BITS - length_term(len(codes)) - bits - FLOAT_MARGIN_BITS
@@ -159,7 +163,7 @@ def forward_thresholds(chains: Sequence[np.ndarray], filters: ModelFilters, thre
 
 def _groups(indices: list[int], chains: Sequence[np.ndarray]) -> list[list[int]]:
     """The chains (by index) in groups reduced together, shortest first: a group's chains times the padded
-    width of its longest stay within STEPS_PER_GROUP (a chain longer than that is a group alone)."""
+    width of its longest stay within STEPS_PER_GROUP."""
     groups: list[list[int]] = []
     for index in sorted(indices, key=lambda i: len(chains[i])):
         width = _padded_steps(len(chains[index]))

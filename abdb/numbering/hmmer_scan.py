@@ -12,7 +12,9 @@ Both return, per chain, the (hit, domain) pairs HMMER reports, in hmmscan's orde
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +55,19 @@ def _forward_tail(profile: Any) -> tuple[float, float]:
     return float(parameters.f_tau), float(parameters.f_lambda)
 
 
+def _forget_profiles_in_the_child() -> None:
+    """After a fork, the child's copies of the profile blocks may be locked for ever (a thread of the parent
+    was scanning: pyhmmer locks each profile while a scan sets it to the chain's length, and that thread does
+    not exist in the child), and a pipeline may be half-way through a chain: the child builds its own."""
+    for scanner in list(_SCANNERS):
+        scanner._blocks = {}
+        scanner._per_thread = threading.local()
+
+
+_SCANNERS: weakref.WeakSet[ProfileScanner] = weakref.WeakSet()
+os.register_at_fork(after_in_child=_forget_profiles_in_the_child)
+
+
 class ProfileScanner:
     """The fast scan. One per engine: it keeps a profile block per list of models, shared by every thread
     (pyhmmer locks each profile while a scan sets it to the chain's length), and a pipeline per thread: HMMER's
@@ -66,6 +81,7 @@ class ProfileScanner:
         self.background = Background(alphabet)  # only to configure the profiles, which reads it
         self._blocks: dict[tuple[str, ...], tuple[OptimizedProfileBlock[Any], ModelFilters]] = {}
         self._per_thread = threading.local()
+        _SCANNERS.add(self)
 
     @property
     def pipeline(self) -> Pipeline[Any]:
@@ -99,6 +115,8 @@ class ProfileScanner:
     ) -> list[Reported]:
         """The domains of each chain that reach ``bit_score_threshold`` (rounded to 0.1 bit, as ANARCI reads
         them), exactly as ``reference_scan`` reports them."""
+        if not hmms:  # a species list that names no model: nothing to scan (ANARCI then falls back to all)
+            return [[] for _ in sequences]
         block, filters = self._block(hmms)
         codes = [np.frombuffer(bytes(sequence.sequence), dtype=np.uint8) for sequence in sequences]
         thresholds = forward_thresholds(codes, filters, bit_score_threshold)

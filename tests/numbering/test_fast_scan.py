@@ -194,3 +194,67 @@ def test_an_engine_shared_by_threads_numbers_each_chain_as_it_does_alone(
         thread.join()
     assert not errors
     assert [index for index, (got, want) in enumerate(zip(found, expected, strict=True)) if got != want] == []
+
+
+def test_a_species_list_that_names_no_model_falls_back_to_all_species_as_the_reference_does() -> None:
+    """The fast scan built a profile block of no models and failed (IndexError) where ANARCI falls back."""
+    chain = identity_corpus()[0][1]
+    for species in (("Human",), ("dog",)):
+        settings = EngineSettings(schemes=("imgt",), species=species)
+        assert AnarciEngine().number([chain], settings) == AnarciEngine(fast=False).number([chain], settings)
+
+
+def test_a_chain_too_long_to_bound_keeps_hmmers_threshold_without_arrays_of_hundreds_of_mb() -> None:
+    """A 100,000-residue chain took 255 MB more for its bound; one that long now keeps HMMER's default F3,
+    and is numbered as the reference numbers it."""
+    import tracemalloc
+
+    hmms = list(_hmms())
+    scanner = ProfileScanner(Alphabet.amino(), len(hmms))
+    _, filters = scanner._block(hmms)
+    antibody = identity_corpus()[0][1]
+    long_chain = antibody + "GSTKGPSVFPLAPSSKSTSGGTAALGCLVKDYFPEPVTVSWNSGALTSGVHTFPAVLQSSGLYSLSSVVTVPSSSLGTQTY" * 250
+    codes = np.frombuffer(bytes(TextSequence(sequence=long_chain).digitize(Alphabet.amino()).sequence), np.uint8)
+    tracemalloc.start()
+    try:
+        assert forward_thresholds([codes], filters, 80.0) == [DEFAULT_F3]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024
+    assert AnarciEngine().number([long_chain], IMGT) == AnarciEngine(fast=False).number([long_chain], IMGT)
+
+
+def test_a_child_forked_while_a_thread_scans_numbers_its_chains() -> None:
+    """pyhmmer locks each profile of a block while a scan sets it to the chain's length: a child forked then
+    inherited the lock of a thread it does not have, and its first scan waited for ever (5 children of 8)."""
+    import faulthandler
+    import os
+
+    chains = [chain for _, chain in identity_corpus()[:40]]
+    engine = AnarciEngine()
+    expected = engine.number(chains[:1], IMGT)
+    scanning = threading.Event()
+    stop = threading.Event()
+
+    def scan() -> None:
+        while not stop.is_set():
+            engine.number(chains, IMGT)
+            scanning.set()
+
+    thread = threading.Thread(target=scan, daemon=True)
+    thread.start()
+    scanning.wait(60)
+    outcomes = []
+    try:
+        for _ in range(8):
+            child = os.fork()
+            if child == 0:  # the child: exit 0 if it numbered the chain as the parent did (1 if not, or stuck)
+                faulthandler.dump_traceback_later(20, exit=True)
+                os._exit(0 if engine.number(chains[:1], IMGT) == expected else 1)
+            _, status = os.waitpid(child, 0)
+            outcomes.append(os.waitstatus_to_exitcode(status))
+    finally:
+        stop.set()
+        thread.join()
+    assert outcomes == [0] * 8
