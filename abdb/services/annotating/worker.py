@@ -17,36 +17,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass
 
 from abdb.database import Database
-from abdb.db.rows import row
-from abdb.domain.vocabulary import JobStatus, JobType
+from abdb.domain.vocabulary import JobType
 from abdb.errors import AbdbError
-from abdb.numbering.engine import ChainNumbering, NumberingEngine
+from abdb.numbering.engine import NumberingEngine
 from abdb.repositories.job_claims import Claim
+from abdb.services.annotating.batch import BatchWrite, NumberedJob, batch_rows, still_held
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
-from abdb.services.annotating.rows import chain_rows
 from abdb.services.stopping import STOP_SIGNALS, signal_of, stop_signals_deferred
 from abdb.unit_of_work import retry_transient
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class BatchWrite:
-    source: str
-    chain_keys: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)  # (antibody id, chain id)
-    chain_jobs: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # chain -> the job numbering it
-    domains: list[dict[str, Any]] = field(default_factory=list)
-    regions: list[dict[str, Any]] = field(default_factory=list)
-    searches: list[dict[str, Any]] = field(default_factory=list)
-    features: list[dict[str, Any]] = field(default_factory=list)
-    chain_types: list[dict[str, Any]] = field(default_factory=list)
-    tool_results: list[dict[str, Any]] = field(default_factory=list)
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def work(
@@ -179,25 +162,12 @@ def release(database: Database, claims: list[Claim]) -> int:
         return 0
 
 
-@dataclass
-class _Numbered:
-    """One job's chains as the engine left them (the rows are built in the writer thread)."""
-
-    job_id: uuid.UUID
-    sequence_id: uuid.UUID
-    chains: list[tuple[uuid.UUID, str, str]]  # (chain id, name, residues)
-    antibody_name: str
-    numberings: list[ChainNumbering]
-    errors: dict[str, str]
-    seconds: float
-
-
 def _number(
     database: Database,
     options: AnnotateOptions,
     engine: NumberingEngine,
     claimed: list[Claim],
-) -> list[_Numbered]:
+) -> list[NumberedJob]:
     """Every claimed job's chains through the engine (an engine failure fails that job, never the batch)."""
     with stop_signals_deferred(), database.unit_of_work() as uow:  # a signal lands between statements, not in one
         chains, names = uow.annotations.chains_of([sequence_id for _, sequence_id, _ in claimed])
@@ -212,107 +182,16 @@ def _number(
             numberings = []
             errors["engine"] = f"{type(error).__name__}: {error}"
         seconds = time.perf_counter() - started
-        numbered.append(_Numbered(job_id, sequence_id, job_chains, names[sequence_id], numberings, errors, seconds))
+        numbered.append(NumberedJob(job_id, sequence_id, job_chains, names[sequence_id], numberings, errors, seconds))
     return numbered
 
 
-def _rows(
-    options: AnnotateOptions, engine: NumberingEngine, numbered: list[_Numbered]
-) -> tuple[BatchWrite, dict[uuid.UUID, AnnotateReport]]:
-    """The batch's rows, and what each job would add to the report once written."""
-    tool_input = {
-        "schemes": list(options.schemes),
-        "species": list(options.species),
-        "bit_score_threshold": options.bit_score_threshold,
-    }
-    batch = BatchWrite(source=engine.name)
-    per_job: dict[uuid.UUID, AnnotateReport] = {}
-    for job in numbered:
-        job_id, sequence_id, job_chains, numberings, errors = (
-            job.job_id, job.sequence_id, job.chains, job.numberings, dict(job.errors)
-        )  # fmt: skip
-        counted = per_job[job_id] = AnnotateReport()
-        elapsed = job.seconds
-        counted.engine_seconds += elapsed
-        summary: dict[str, Any] = {}
-        for (chain_id, name, sequence), numbering in zip(job_chains, numberings, strict=False):
-            names = (job.antibody_name, name)
-            rows = chain_rows(sequence_id, chain_id, sequence, numbering, engine.name, names=names)
-            if rows.error:
-                errors[name] = rows.error
-                continue
-            batch.chain_keys.append((sequence_id, chain_id))
-            batch.chain_jobs[chain_id] = job_id
-            batch.domains += rows.domains
-            batch.regions += rows.regions
-            batch.searches += rows.searches
-            batch.features += rows.features
-            if rows.chain_type:
-                batch.chain_types.append(rows.chain_type)
-            summary[name] = rows.summary
-        if not job_chains:
-            errors["sequence"] = "the sequence has no chains"
-        counted.chains += len(job_chains)
-        success = not errors
-        message = "; ".join(f"{name}: {reason}" for name, reason in errors.items()) or None
-        batch.outcomes.append(
-            {
-                "job_id": job_id,
-                "antibody_id": sequence_id,
-                "new_status": JobStatus.COMPLETED if success else JobStatus.FAILED,
-                "output_data": {"chains": summary},
-                "error_message": message,
-            }
-        )
-        batch.tool_results.append(
-            row(
-                "external_tool_results",
-                antibody_sequence_id=sequence_id,
-                job_id=job_id,
-                tool_name=engine.name,
-                tool_version=engine.version,
-                input_data={**tool_input, "chains": len(job_chains)},
-                output_data={"chains": summary},
-                execution_time=timedelta(seconds=elapsed),
-                success=success,
-                error_details=errors or None,
-            )
-        )
-        if success:
-            counted.completed += 1
-        else:
-            counted.failed += 1
-            counted.failures.append((str(job_id), message or ""))
-    return batch, per_job
-
-
-def _still_held(batch: BatchWrite, jobs: set[uuid.UUID]) -> BatchWrite:
-    """Keep only what belongs to jobs still held: a job re-queued or finished by someone else since the claim
-    gets nothing from this worker, and a job deleted with its antibody (`import --replace`) takes its chains
-    with it — while this transaction holds a job, its chains cannot go."""
-    chains = {chain for chain, job in batch.chain_jobs.items() if job in jobs}
-    domains = [d for d in batch.domains if d["chain_id"] in chains]
-    kept_domains = {d["id"] for d in domains}
-    return BatchWrite(
-        source=batch.source,
-        chain_keys=[key for key in batch.chain_keys if key[1] in chains],
-        chain_jobs={chain: job for chain, job in batch.chain_jobs.items() if chain in chains},
-        domains=domains,
-        regions=[r for r in batch.regions if r["domain_id"] in kept_domains],
-        searches=[r for r in batch.searches if r["chain_id"] in chains],
-        features=[f for f in batch.features if f["chain_id"] in chains],
-        chain_types=[c for c in batch.chain_types if c["chain_id"] in chains],
-        tool_results=[t for t in batch.tool_results if t["job_id"] in jobs],
-        outcomes=[o for o in batch.outcomes if o["job_id"] in jobs],
-    )
-
-
 def _build_and_write(
-    database: Database, options: AnnotateOptions, engine: NumberingEngine, numbered: list[_Numbered],
+    database: Database, options: AnnotateOptions, engine: NumberingEngine, numbered: list[NumberedJob],
     claimed: list[Claim],
 ) -> tuple[set[uuid.UUID], dict[uuid.UUID, AnnotateReport], int]:  # fmt: skip
     """In the writer thread: the rows of a numbered batch, written; (jobs stored, per job, outcomes)."""
-    batch, per_job = _rows(options, engine, numbered)
+    batch, per_job = batch_rows(options, engine, numbered)
     return _write(database, options, batch, claimed), per_job, len(batch.outcomes)
 
 
@@ -325,7 +204,7 @@ def _write(database: Database, options: AnnotateOptions, batch: BatchWrite, clai
         with stop_signals_deferred(), database.unit_of_work() as uow:
             numbered = {outcome["job_id"] for outcome in batch.outcomes}
             held = uow.jobs.lock_held([claim for claim in claimed if claim[0] in numbered])
-            written = _still_held(batch, held)
+            written = still_held(batch, held)
             schemes = [scheme.upper() for scheme in options.schemes]
             uow.annotations.replace_domains(
                 written.chain_keys, schemes, written.domains, written.regions, written.searches
