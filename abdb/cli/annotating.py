@@ -65,11 +65,13 @@ def annotate_command(
 
 
 def run_annotation(database: Database, options: AnnotateOptions, show: bool) -> AnnotateReport:
-    with progress_bar("annotating", MofNCompleteColumn(), show) as progress:
+    # redrawn at each written batch, not by a thread: one worker forks the process that writes its batches,
+    # several workers are forked themselves, and a fork copies any lock the drawing thread holds
+    with progress_bar("annotating", MofNCompleteColumn(), show, refresh_thread=False) as progress:
         task = progress.add_task("annotate", total=None)
 
         def advance(step: AnnotateProgress) -> None:
-            progress.update(task, total=step.total, advance=step.jobs)
+            progress.update(task, total=step.total, advance=step.jobs, refresh=True)
 
         return annotate(database, options, advance)
 

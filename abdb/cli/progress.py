@@ -18,8 +18,10 @@ from rich.progress import (
 from abdb.cli.context import stderr
 
 
-def progress_bar(label: str, counter: ProgressColumn, show: bool) -> Progress:
-    """``label``, the bar, percentage, ``counter`` (what is counted), elapsed time and ETA."""
+def progress_bar(label: str, counter: ProgressColumn, show: bool, *, refresh_thread: bool = True) -> Progress:
+    """``label``, the bar, percentage, ``counter`` (what is counted), elapsed time and ETA. Without
+    ``refresh_thread`` it is drawn only when updated with ``refresh=True``: for commands that fork, since a
+    fork copies a lock the drawing thread may hold at that moment."""
     return Progress(
         TextColumn(label),
         BarColumn(),
@@ -30,4 +32,5 @@ def progress_bar(label: str, counter: ProgressColumn, show: bool) -> Progress:
         TimeRemainingColumn(),
         console=stderr,
         disable=not (show and sys.stderr.isatty()),
+        auto_refresh=refresh_thread,
     )

@@ -117,10 +117,11 @@ def _pump(source: Iterator[Any], offer: Callable[[Message], bool]) -> None:
                 return
         offer(("done", None))
     except BaseException as error:
-        offer(("error", _picklable(error)))
+        offer(("error", picklable(error)))
 
 
-def _picklable(error: BaseException) -> BaseException:
+def picklable(error: BaseException) -> BaseException:
+    """The error, if it survives a pipe to another process; else a RuntimeError that names it."""
     try:
         pickle.loads(pickle.dumps(error))
     except Exception:

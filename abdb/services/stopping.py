@@ -38,6 +38,15 @@ def describe(number: int) -> str:
     return "SIGTERM" if number == signal.SIGTERM else "Ctrl-C"
 
 
+def describe_exit(exitcode: int) -> str:
+    """How a child process ended, from its exit code (negative: the signal that killed it)."""
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        cause = " (kill -9 or the out-of-memory killer)" if -exitcode == signal.SIGKILL else ""
+        return f"killed by {name}{cause}"
+    return f"exit code {exitcode} without a report"
+
+
 @contextmanager
 def stop_signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the block ends: a batch's COMMIT and its counting happen together, so

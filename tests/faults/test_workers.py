@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import pty
 import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,8 +95,9 @@ def test_workers_stop_when_their_parent_is_gone_and_jobs_are_never_numbered_twic
     assert scalar(queued, DUPLICATE_RESULTS) == 0
 
 
-def test_sigterm_stops_annotation_like_ctrl_c_with_exit_143(queued: URL) -> None:
-    process = start_abdb(queued, "annotate", "--workers", "2", "--batch-size", "10")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_stops_annotation_like_ctrl_c_with_exit_143(queued: URL, workers: int) -> None:
+    process = start_abdb(queued, "annotate", "--workers", str(workers), "--batch-size", "10")
     wait_for(queued, "SELECT count(*) FROM processing_jobs WHERE status = 'COMPLETED'", 20, process)
     os.kill(process.pid, signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
@@ -101,6 +106,79 @@ def test_sigterm_stops_annotation_like_ctrl_c_with_exit_143(queued: URL) -> None
     assert _status(queued, "RUNNING") == 0
     completed = _status(queued, "COMPLETED")
     assert scalar(queued, "SELECT count(*) FROM external_tool_results") == completed
+
+
+def test_the_process_writing_one_workers_batches_killed_ends_the_run_with_its_jobs_pending_again(
+    queued: URL,
+) -> None:
+    process = start_abdb(queued, "annotate", "--batch-size", "10")
+    [writer] = _workers_of(process.pid, 1)  # one worker writes from a process of its own
+    wait_for(queued, "SELECT count(*) FROM processing_jobs WHERE status = 'COMPLETED'", 30, process)
+    os.kill(writer, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 11, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert f"the process writing the annotations (pid {writer}) died: killed by SIGKILL" in last, stderr
+    assert "PENDING again" in last and "Traceback" not in stderr
+    assert _status(queued, "RUNNING") == 0
+    completed = _status(queued, "COMPLETED")
+    assert 0 < completed < JOBS and completed + _status(queued, "PENDING") == JOBS
+    assert scalar(queued, "SELECT count(*) FROM external_tool_results") == completed  # whole batches only
+    rerun = start_abdb(queued, "annotate", "--quiet")
+    assert rerun.wait(timeout=180) == 0
+    assert _status(queued, "COMPLETED") == JOBS and scalar(queued, DUPLICATE_RESULTS) == 0
+
+
+def test_one_worker_in_a_terminal_draws_its_progress_bar_and_still_writes_from_a_process_of_its_own(
+    queued: URL,
+) -> None:
+    """A progress bar redrawn by a thread would make forking unsafe, and the worker would write in a thread."""
+    main, terminal = pty.openpty()
+    command = [sys.executable, "-m", "abdb", "--database-url", queued.render_as_string(hide_password=False)]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ABDB_")}
+    process = subprocess.Popen(
+        [*command, "annotate", "--batch-size", "10"], env=environment, stdout=terminal, stderr=terminal
+    )
+    os.close(terminal)
+    shown = bytearray()
+    reader = threading.Thread(target=_drain, args=(main, shown))
+    reader.start()
+    try:
+        writers = _workers_of(process.pid, 1)
+        assert process.wait(timeout=180) == 0
+    finally:
+        reader.join(timeout=10)
+        os.close(main)
+    assert len(writers) == 1
+    assert "annotating" in shown.decode(errors="replace") and f"{JOBS}/{JOBS}" in shown.decode(errors="replace")
+    assert _status(queued, "COMPLETED") == JOBS
+
+
+def _drain(descriptor: int, into: bytearray) -> None:
+    while True:
+        try:
+            chunk = os.read(descriptor, 65536)
+        except OSError:  # the terminal's other side closed
+            return
+        if not chunk:
+            return
+        into.extend(chunk)
+
+
+def test_the_writer_process_ends_with_its_worker_killed_and_stores_only_whole_batches(queued: URL) -> None:
+    process = start_abdb(queued, "annotate", "--batch-size", "10")
+    [writer] = _workers_of(process.pid, 1)
+    wait_for(queued, "SELECT count(*) FROM processing_jobs WHERE status = 'COMPLETED'", 30, process)
+    os.kill(process.pid, signal.SIGKILL)  # the worker alone, as the out-of-memory killer would
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while process_running(writer) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_running(writer), "the writer process outlived its worker"
+    completed = _status(queued, "COMPLETED")
+    assert scalar(queued, "SELECT count(*) FROM external_tool_results") == completed
+    assert scalar(queued, "SELECT count(DISTINCT antibody_sequence_id) FROM antibody_domains") == completed
+    assert scalar(queued, DUPLICATE_RESULTS) == 0
 
 
 def test_sigterm_stops_an_import_like_ctrl_c_with_exit_143(fresh: URL, tmp_path: Path) -> None:

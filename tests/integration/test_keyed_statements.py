@@ -22,6 +22,7 @@ from abdb.services.annotating.run import AnnotateOptions, annotate
 from abdb.services.annotating.worker import release
 from abdb.services.importing.run import ImportOptions, import_fasta
 from abdb.services.jobs import cancel_jobs, retry_jobs
+from tests.writer_thread import another_thread_running
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 KEYED = {**BY_ANTIBODY, **APART}
@@ -92,12 +93,13 @@ def test_the_main_paths_name_the_antibody_key_whenever_they_pick_rows_by_id(
     database: Database, statements: list[str]
 ) -> None:
     report = import_fasta(database, [FIXTURES / "annotate_chains.fasta"], ImportOptions())
-    annotate(database, AnnotateOptions(limit=2, schemes=("imgt", "kabat")))
-    with database.unit_of_work() as uow:  # a worker that claims and is interrupted
-        claimed = uow.jobs.claim(JobType.ANNOTATION, 1)
-        uow.commit()
-    release(database, claimed)
-    annotate(database, AnnotateOptions(workers=1, import_run_id=report.run_id))
+    with another_thread_running():  # the worker's writes made here, where the statements are captured
+        annotate(database, AnnotateOptions(limit=2, schemes=("imgt", "kabat")))
+        with database.unit_of_work() as uow:  # a worker that claims and is interrupted
+            claimed = uow.jobs.claim(JobType.ANNOTATION, 1)
+            uow.commit()
+        release(database, claimed)
+        annotate(database, AnnotateOptions(workers=1, import_run_id=report.run_id))
     retry_jobs(database, failed=True)
     cancel_jobs(database)
     import_fasta(database, [FIXTURES / "annotate_chains.fasta"], ImportOptions(replace=True))

@@ -365,9 +365,7 @@ def test_edit_searches_with_a_small_limit_return_the_closest_first_as_a_full_sea
     those of the complete, brute-force ordering (distance, then name)."""
     for query in (BASE, "ARDRGYSSGWYFD", "QQYNSYPLT"):
         for kind, measure in ((SearchKind.EDITS, levenshtein), (SearchKind.SUBSTITUTIONS, hamming)):
-            within = sorted(
-                (d, n, c) for n, c, s in stored if (d := measure(s, query)) is not None and d <= 3
-            )
+            within = sorted((d, n, c) for n, c, s in stored if (d := measure(s, query)) is not None and d <= 3)
             for limit in (1, 2, 5, 40):
                 hits = search_regions(database, RegionSearch(query, kind, 3, limit=limit))
                 assert [(h.distance, h.antibody_name, h.chain_name) for h in hits] == within[:limit], (query, limit)

@@ -137,8 +137,10 @@ CORRUPTIONS: dict[str, tuple[list[str], int]] = {
         2,
     ),
     "search.pairs": (
-        ["UPDATE cdr_search SET residue_pairs = residue_pairs[2:] WHERE region_id = "
-         "(SELECT region_id FROM cdr_search WHERE region_type = 'CDR2' ORDER BY region_id LIMIT 1)"],
+        [
+            "UPDATE cdr_search SET residue_pairs = residue_pairs[2:] WHERE region_id = "
+            "(SELECT region_id FROM cdr_search WHERE region_type = 'CDR2' ORDER BY region_id LIMIT 1)"
+        ],
         1,
     ),  # a motif search would miss that CDR
     "jobs.queue": (

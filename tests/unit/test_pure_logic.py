@@ -251,4 +251,3 @@ def test_a_motif_becomes_a_like_pattern_that_matches_the_same_regions_or_lets_th
                 assert by_like or not by_regex, (motif, pattern, candidate)
                 superset_checked += 1
     assert exact_checked > 5000 and superset_checked > 5000
-

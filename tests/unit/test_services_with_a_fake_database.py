@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -204,15 +203,23 @@ def test_a_worker_counts_only_the_jobs_it_still_held_at_the_write() -> None:
     assert "engine: RuntimeError: no HMMs here" in finished[0][0]["error_message"]
 
 
+class InterruptedEngine:
+    name, version = "fake", "0"
+
+    def number(self, sequences: list[str], settings: Any) -> list[Any]:
+        raise KeyboardInterrupt  # Ctrl-C while numbering: the claim is committed, its jobs RUNNING
+
+
 def test_an_interrupted_worker_puts_its_claim_back_and_reports_the_stop() -> None:
     sequence = uuid.uuid4()
     job = (uuid.uuid4(), sequence, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-
-    def chains_of(ids: list[uuid.UUID]) -> Any:
-        raise KeyboardInterrupt
-
-    database = FakeDatabase({"jobs": {"claim": [job], "release": 1}, "annotations": {"chains_of": chains_of}})
-    report = work(database, AnnotateOptions(), SimpleNamespace(name="fake"), None)  # type: ignore[arg-type]
+    database = FakeDatabase(
+        {
+            "jobs": {"claim": [job], "release": 1},
+            "annotations": {"chains_of": lambda ids: ({sequence: [(uuid.uuid4(), "heavy", HEAVY)]}, {sequence: "ab"})},
+        }
+    )
+    report = work(database, AnnotateOptions(), InterruptedEngine(), None)  # type: ignore[arg-type]
     assert report.interrupted and report.jobs == 0
     assert database.calls("jobs.release") == [([job],)]
     assert ("dispose", ()) in database.log  # a fresh connection for the release: the interrupt may have broken one

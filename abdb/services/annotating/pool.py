@@ -35,7 +35,7 @@ from abdb.errors import AbdbError, Interrupted, WorkerDied
 from abdb.repositories.job_claims import Claim
 from abdb.services.annotating.report import AnnotateOptions, AnnotateReport
 from abdb.services.annotating.worker import release, work
-from abdb.services.stopping import signal_of, stop_on_the_first_signal_only, stop_signals_deferred
+from abdb.services.stopping import describe_exit, signal_of, stop_on_the_first_signal_only, stop_signals_deferred
 
 POLL_SECONDS = 0.2
 EXIT_GRACE_SECONDS = 1.0  # for the last messages of a worker that has exited
@@ -186,17 +186,9 @@ def _check_exits(database: Database, workers: list[Any], watch: _Watch) -> None:
         claims = [claim for batch in watch.claims.pop(index, []) for claim in batch]
         released = release(database, claims) if claims else 0
         watch.dead[index] = (
-            f"worker {index + 1} of {len(workers)} (pid {worker.pid}) died: {_how(worker.exitcode)}; "
+            f"worker {index + 1} of {len(workers)} (pid {worker.pid}) died: {describe_exit(worker.exitcode)}; "
             f"{released} job(s) it had claimed are PENDING again"
         )
-
-
-def _how(exitcode: int) -> str:
-    if exitcode < 0:
-        name = signal.Signals(-exitcode).name
-        cause = " (kill -9 or the out-of-memory killer)" if -exitcode == signal.SIGKILL else ""
-        return f"killed by {name}{cause}"
-    return f"exit code {exitcode} without a report"
 
 
 def _send(channel: Connection, message: tuple[str, int, Any]) -> None:

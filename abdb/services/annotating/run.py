@@ -89,7 +89,7 @@ def _annotate(
     progress(0)
     if options.workers == 1:
         engine, startup = (engine, 0.0) if engine is not None else _loaded_engine()
-        report = work(database, options, engine, progress)
+        report = work(database, options, engine, progress, own_process=True)
         report.startup_seconds = startup
     else:
         report = run_workers(database, options, progress, _loaded_engine)
