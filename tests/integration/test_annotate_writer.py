@@ -6,8 +6,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,9 @@ from sqlalchemy.engine import URL
 from abdb.config import Settings
 from abdb.errors import AbdbError, DatabaseError, Interrupted, WorkerDied
 from abdb.io.prefetch import picklable
+from abdb.services.annotating.report import AnnotateReport
 from abdb.services.annotating.run import AnnotateOptions, annotate
-from abdb.services.annotating.writers import may_fork_a_writer
+from abdb.services.annotating.writers import _ChildWrite, _ProcessWriter, may_fork_a_writer
 from abdb.services.importing.run import ImportOptions, import_fasta
 from tests.writer_thread import another_thread_running
 
@@ -118,3 +121,26 @@ def test_import_then_annotate_into_a_pipe_says_each_summary_once(database_url: U
     lines = done.stdout.splitlines()
     assert len([line for line in lines if line.startswith("annotated ")]) == 1, done.stdout
     assert len(lines) == len(set(lines)), done.stdout
+
+
+class _StopWhileRead:
+    """Unpickled inside the read of the writer's answer: a Ctrl-C landing exactly then."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.kill, (os.getpid(), signal.SIGINT))
+
+
+def test_a_stop_landing_while_the_writers_answer_is_read_keeps_the_answer_for_the_clean_up() -> None:
+    """The clean-up asks for the write's result again; the answer was read once, and used to be lost with the
+    stop, so the clean-up waited for an answer that would never come."""
+    job = uuid.uuid4()
+    reader, sender = multiprocessing.Pipe(duplex=False)
+    writer = _ProcessWriter.__new__(_ProcessWriter)  # its pipe alone: no process, no database
+    writer._reader = reader
+    sender.send(("written", ({job}, {job: AnnotateReport(completed=1)}, [_StopWhileRead()])))
+    sender.close()  # had the answer been lost, the second call would read the end of the pipe
+    pending = _ChildWrite(writer)
+    with pytest.raises(KeyboardInterrupt):
+        pending.result()
+    held, per_job, _ = pending.result()
+    assert held == {job} and per_job[job].completed == 1

@@ -61,8 +61,8 @@ def work(
                 if writing is not None:
                     _collect(writing, report, on_progress)  # the previous batch's write first: claim order
                     writing = None
-                # The next claim (and its chains) now, while the writer thread is idle: beside a write under
-                # way its statements waited on the GIL and the busy server (28 ms a claim against 10 ms).
+                # The next claim (and its chains) now, while the writer is idle: beside a write under way its
+                # statements waited on the busy server and interpreter (about 25 ms a claim against 8 ms).
                 current = list(claimed.jobs)
                 _claim_more(database, options, report, claimed, on_claim)
                 writing = _Writing(writer.submit(numbered, current), current)
@@ -137,7 +137,7 @@ def _unfrozen_after() -> Iterator[None]:
 
 @dataclass
 class _Writing:
-    """A batch's write under way in the writer thread."""
+    """A batch's write under way in the writer (process or thread)."""
 
     future: PendingWrite
     claimed: list[Claim]

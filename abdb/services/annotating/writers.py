@@ -17,6 +17,7 @@ and the batch's jobs are released.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -154,16 +155,19 @@ class _ProcessWriter:
                 raise self._died() from error
         return _ChildWrite(self)
 
-    def receive(self) -> WriteResult:
+    def wait(self) -> None:
+        """Until an answer (or the process's end) can be read; a stop may land here, nothing read yet."""
+        with contextlib.suppress(OSError):  # a pipe closed under it: ``answer`` says what happened
+            self._reader.poll(None)
+
+    def answer(self) -> tuple[str, Any]:
+        """The next answer: ("written", WriteResult) or ("error", the exception); the process's death too."""
         try:
-            self._reader.poll(None)  # a stop may land while waiting: nothing has been read yet
-            with stop_signals_deferred():  # an answer is read whole
-                kind, value = self._reader.recv()
+            return self._reader.recv()  # type: ignore[no-any-return]
         except (EOFError, OSError) as error:
-            raise self._died() from error
-        if kind == "error":
-            raise value
-        return value  # type: ignore[no-any-return]
+            died = self._died()
+            died.__cause__ = error
+            return "error", died
 
     def _died(self) -> WorkerDied:
         self._process.join(timeout=5)
@@ -191,21 +195,18 @@ class _ChildWrite:
 
     def __init__(self, writer: _ProcessWriter) -> None:
         self._writer = writer
-        self._answer: WriteResult | None = None
-        self._error: BaseException | None = None
+        self._answer: tuple[str, Any] | None = None
 
     def result(self) -> WriteResult:
-        if self._answer is None and self._error is None:
-            try:
-                self._answer = self._writer.receive()
-            except KeyboardInterrupt:
-                raise  # nothing read: the next call waits again
-            except BaseException as error:
-                self._error = error
-        if self._error is not None:
-            raise self._error
-        assert self._answer is not None
-        return self._answer
+        if self._answer is None:
+            self._writer.wait()
+            # kept before a stop that lands while it is read is raised: asked again, the answer is here
+            with stop_signals_deferred():
+                self._answer = self._writer.answer()
+        kind, value = self._answer
+        if kind == "error":
+            raise value
+        return value  # type: ignore[no-any-return]
 
 
 def _serve(
