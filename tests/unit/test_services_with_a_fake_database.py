@@ -310,6 +310,46 @@ def test_a_worker_stops_on_the_first_signal_and_a_second_cannot_break_off_its_cl
             signal.signal(number, handler)
 
 
+def test_a_stop_arriving_as_a_batch_goes_to_the_writer_counts_the_write_instead_of_releasing_its_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C landing once the writer had the batch, before the worker noted it, used to release jobs that
+    the writer went on to store (and the run said they were PENDING again)."""
+    import os
+    import signal
+    from concurrent.futures import Future
+    from contextlib import contextmanager
+
+    from abdb.services.annotating import worker
+    from abdb.services.annotating.report import AnnotateReport
+
+    sequence = uuid.uuid4()
+    job = (uuid.uuid4(), sequence, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+    class StoppedWhileHandedOver:
+        def submit(self, numbered: list[Any], claimed: list[Any]) -> Future[Any]:
+            stored: Future[Any] = Future()
+            stored.set_result(({job[0]}, {job[0]: AnnotateReport(completed=1, chains=1)}, 1))
+            os.kill(os.getpid(), signal.SIGINT)  # the writer has the batch; the worker has not noted it yet
+            return stored
+
+    @contextmanager
+    def writer(*_args: Any, **_kwargs: Any) -> Any:
+        yield StoppedWhileHandedOver()
+
+    monkeypatch.setattr(worker, "batch_writer", writer)
+    claims = iter([[job], []])
+    database = FakeDatabase(
+        {
+            "jobs": {"claim": lambda *_: next(claims), "release": 1},
+            "annotations": {"chains_of": lambda ids: ({sequence: [(uuid.uuid4(), "heavy", HEAVY)]}, {sequence: "ab"})},
+        }
+    )
+    report = work(database, AnnotateOptions(), FailingEngine(), None)  # type: ignore[arg-type]
+    assert report.interrupted and report.completed == 1
+    assert database.calls("jobs.release") == []
+
+
 def test_a_write_is_counted_once_when_the_stop_arrives_while_the_parent_is_told() -> None:
     from concurrent.futures import Future
 

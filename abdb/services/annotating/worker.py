@@ -65,8 +65,9 @@ def work(
                 # statements waited on the busy server and interpreter (about 25 ms a claim against 8 ms).
                 current = list(claimed.jobs)
                 _claim_more(database, options, report, claimed, on_claim)
-                writing = _Writing(writer.submit(numbered, current), current)
-                claimed.handed_over(current)
+                with stop_signals_deferred():  # a stop finds the batch either the writer's or still to release
+                    writing = _Writing(writer.submit(numbered, current), current)
+                    claimed.handed_over(current)
             if writing is not None:
                 _collect(writing, report, on_progress)
                 writing = None
