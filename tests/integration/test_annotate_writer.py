@@ -140,7 +140,11 @@ def test_a_stop_landing_while_the_writers_answer_is_read_keeps_the_answer_for_th
     sender.send(("written", ({job}, {job: AnnotateReport(completed=1)}, [_StopWhileRead()])))
     sender.close()  # had the answer been lost, the second call would read the end of the pipe
     pending = _ChildWrite(writer)
-    with pytest.raises(KeyboardInterrupt):
-        pending.result()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # CI runs with Ctrl-C ignored
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pending.result()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     held, per_job, _ = pending.result()
     assert held == {job} and per_job[job].completed == 1

@@ -345,7 +345,11 @@ def test_a_stop_arriving_as_a_batch_goes_to_the_writer_counts_the_write_instead_
             "annotations": {"chains_of": lambda ids: ({sequence: [(uuid.uuid4(), "heavy", HEAVY)]}, {sequence: "ab"})},
         }
     )
-    report = work(database, AnnotateOptions(), FailingEngine(), None)  # type: ignore[arg-type]
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # CI runs with Ctrl-C ignored
+    try:
+        report = work(database, AnnotateOptions(), FailingEngine(), None)  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert report.interrupted and report.completed == 1
     assert database.calls("jobs.release") == []
 
