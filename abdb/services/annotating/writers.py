@@ -142,10 +142,14 @@ class _ProcessWriter:
             name="abdb-annotation-writer",
             daemon=True,
         )
-        self._process.start()
-        request_reader.close()  # the child's ends: with them closed here, either side sees the other go
-        result_sender.close()
-        self._sender, self._reader = request_sender, result_reader
+        # A stop landing during the fork would run its handler in an at-fork callback, where the exception is
+        # printed and dropped (the run went on, exit 0): held until the fork is done. Raised here, nothing is
+        # claimed yet, and the child sees its pipe close as this object goes.
+        with stop_signals_deferred():
+            self._process.start()
+            request_reader.close()  # the child's ends: with them closed here, either side sees the other go
+            result_sender.close()
+            self._sender, self._reader = request_sender, result_reader
 
     def submit(self, numbered: list[NumberedJob], claimed: list[Claim]) -> PendingWrite:
         with stop_signals_deferred():  # a batch reaches the process whole, or not at all
